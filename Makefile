@@ -1,0 +1,37 @@
+# The two commands: `make run` (set up, build the index if missing, start the app) and
+# `make test` (set up, run the tests). Both work on a fresh machine with only PyPI/Debian access.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 7860
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: setup system-deps run build test eval clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade "pip<27"
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	touch $@
+
+# Debian packages the tests use: Chromium for the browser tests.
+system-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+run: setup
+	$(PY) -m assistant serve --port $(PORT)
+
+build: setup
+	$(PY) -m assistant build
+
+test: setup system-deps
+	$(PY) -m pytest
+
+clean:
+	rm -rf indexes/*/ indexes/.*.building .pytest_cache test-artifacts

@@ -1,0 +1,105 @@
+"""One settings object: paths, model names, limits. Read from `ASSISTANT_*` environment variables
+(e.g. `ASSISTANT_DATA_DIR`, `ASSISTANT_TEXT_MODEL`, `ASSISTANT_PORT`) over the defaults below."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class CatalogSource(BaseModel):
+    """Where a named catalog comes from: adapter kind + path (relative paths are from the repo)."""
+
+    kind: str
+    path: str
+    description: str = ""
+
+
+def _default_catalogs(data_dir: Path) -> dict[str, CatalogSource]:
+    return {
+        "demo": CatalogSource(kind="table", path=str(ROOT / "catalog" / "demo" / "products.jsonl"),
+                              description="Demo store (home goods and fashion, with prices)"),
+        "fashion": CatalogSource(kind="fashion", path=str(data_dir / "fashion"),
+                                 description="Fashion photo catalog (8,983 products, no prices)"),
+    }
+
+
+class Settings(BaseModel):
+    """All tunable settings. Model names may be a packaged alias, a local path or a hub id."""
+
+    data_dir: Path = Field(default_factory=lambda: (ROOT.parent / "shared" / "data").resolve())
+    index_dir: Path = ROOT / "indexes"
+    var_dir: Path = ROOT / "var"
+    text_model: str = "minilm"
+    index_kind: str = Field("auto", description="flat | hnsw | ivf | auto (flat below 200k)")
+    default_catalog: str = "auto"
+    catalogs: dict[str, CatalogSource] = Field(default_factory=dict)
+    host: str = "127.0.0.1"
+    port: int = 7860
+    default_k: int = 10
+    max_k: int = 100
+    candidate_k: int = 200
+    rrf_k: int = 60
+    max_message_chars: int = 2000
+    num_threads: int = 2
+
+    def model_post_init(self, _ctx: object) -> None:
+        merged = _default_catalogs(self.data_dir)
+        merged.update(self.catalogs)
+        self.catalogs = merged
+
+    def available_catalogs(self) -> list[str]:
+        """Catalogs whose source exists on this machine."""
+        return [name for name, src in self.catalogs.items() if Path(src.path).exists()]
+
+    def register_path(self, path: str) -> str:
+        """Let `--catalog` be a file or folder: a JSONL/CSV export, a WANDS folder or product.csv."""
+        source = Path(path).resolve()
+        if source.is_dir():
+            kind = "fashion" if (source / "styles.csv").exists() else "wands"
+        elif source.name == "product.csv":
+            kind = "wands"
+        else:
+            kind = "table"
+        name = (source.parent.name if source.name == "product.csv" else source.stem) or "custom"
+        self.catalogs[name] = CatalogSource(kind=kind, path=str(source))
+        return name
+
+    def resolve_catalog(self, name: str | None) -> str:
+        """A configured catalog name, or a path that is registered on the fly."""
+        if not name:
+            return self.resolve_default_catalog()
+        if name not in self.catalogs and Path(name).exists():
+            return self.register_path(name)
+        return name
+
+    def resolve_default_catalog(self) -> str:
+        if self.default_catalog != "auto":
+            return self.default_catalog
+        available = self.available_catalogs()
+        return "fashion" if "fashion" in available else "demo"
+
+
+ENV_PREFIX = "ASSISTANT_"
+
+
+def settings_from_env(env: dict[str, str] | None = None, **overrides: object) -> Settings:
+    """Settings from `ASSISTANT_<FIELD>` variables; keyword overrides win."""
+    env = dict(os.environ if env is None else env)
+    values: dict[str, object] = {}
+    for name in Settings.model_fields:
+        key = ENV_PREFIX + name.upper()
+        if key in env and name != "catalogs":
+            values[name] = env[key]
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**values)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return settings_from_env()

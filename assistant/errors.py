@@ -1,0 +1,13 @@
+"""Errors a shopper or store owner can cause. Shells show `str(error)`, never a traceback."""
+
+
+class ShopperError(Exception):
+    """A problem with the input that the person can fix; the message is written for them."""
+
+
+class CatalogError(ShopperError):
+    """An unknown catalog, or a catalog source that cannot be read."""
+
+
+class IndexError_(ShopperError):
+    """A missing, stale or corrupt index that could not be rebuilt."""

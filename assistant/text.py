@@ -1,0 +1,45 @@
+"""Text normalisation shared by the keyword index and query understanding."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+_JOINS = [(re.compile(r"\bt[\s-]?shirts?\b"), "tshirt"), (re.compile(r"\bflip[\s-]?flops?\b"), "flipflop"),
+          (re.compile(r"\bsweat[\s-]?shirts?\b"), "sweatshirt")]
+STOPWORDS = frozenset("a an and the for of in on with to me i im i'm show find want need looking "
+                      "some any please my like that this is are it its".split())
+
+
+def fold(text: str) -> str:
+    """Lowercase, strip accents and apostrophes ("men's" -> "mens"), join common compounds."""
+    text = unicodedata.normalize("NFKC", text).lower().replace("’", "'")
+    text = "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
+    text = re.sub(r"(\w)'s\b", r"\1s", text).replace("'", "")
+    for pattern, joined in _JOINS:
+        text = pattern.sub(joined, text)
+    return text
+
+
+def stem(word: str) -> str:
+    """A light English plural stemmer: enough to make "heels"/"heel" and "dresses"/"dress" meet."""
+    if len(word) <= 3 or not word.isalpha():
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("sses", "shes", "ches", "xes")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def words(text: str) -> list[str]:
+    """Folded word tokens, unstemmed (for vocabulary matching)."""
+    return _TOKEN.findall(fold(text))
+
+
+def tokenize(text: str, drop_stopwords: bool = True) -> list[str]:
+    """Tokens for the keyword index and keyword queries."""
+    return [stem(w) for w in words(text) if not (drop_stopwords and w in STOPWORDS)]

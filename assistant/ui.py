@@ -1,0 +1,193 @@
+"""The Gradio shell: declares components and wires events to `Conversation` methods.
+No search logic lives here; it only renders what the library returns."""
+
+from __future__ import annotations
+
+import html
+import logging
+import threading
+import uuid
+from pathlib import Path
+
+import gradio as gr
+
+from assistant.config import Settings, get_settings
+from assistant.core import Assistant
+from assistant.dialog import Conversation, Reply
+from assistant.errors import ShopperError
+from assistant.search import SearchResponse
+
+log = logging.getLogger(__name__)
+
+PLACEHOLDER = ("data:image/svg+xml;utf8,<svg xmlns='http://www.w3.org/2000/svg' width='160' height='160'>"
+               "<rect width='100%25' height='100%25' fill='%23eef0f3'/><text x='50%25' y='52%25' "
+               "font-size='14' text-anchor='middle' fill='%23889'>no photo</text></svg>")
+CSS = """
+.cards {display:grid; grid-template-columns:repeat(auto-fill,minmax(180px,1fr)); gap:12px;}
+.card {border:1px solid #e3e5e8; border-radius:10px; padding:8px; background:#fff; color:#222;}
+.card img {width:100%; height:170px; object-fit:contain; background:#f7f7f8; border-radius:6px;}
+.card .title {font-weight:600; font-size:14px; margin:6px 0 2px;}
+.card .meta {font-size:12px; color:#555;}
+.card .price {font-weight:700; color:#0a6b3d;}
+.card .why {font-size:12px; color:#345; margin-top:4px; font-style:italic;}
+"""
+MAX_SESSIONS = 5000
+
+
+def image_url(path: str) -> str:
+    if not path:
+        return PLACEHOLDER
+    if "://" in path:
+        return html.escape(path, quote=True)
+    return "/gradio_api/file=" + html.escape(path, quote=True)
+
+
+def render_cards(response: SearchResponse | None) -> str:
+    if response is None or not response.results:
+        return "<div class='cards-empty'>No products to show yet.</div>"
+    cards = []
+    for r in response.results:
+        p = r.product
+        price = f"${p.price:,.2f}" if p.price is not None else "price not listed"
+        cards.append(
+            f"<div class='card' data-product-id='{html.escape(p.id)}'>"
+            f"<img src='{image_url(p.image)}' alt='{html.escape(p.title)}' loading='lazy'/>"
+            f"<div class='title'>{r.rank}. {html.escape(p.title)}</div>"
+            f"<div class='meta'><span class='price'>{html.escape(price)}</span> · "
+            f"{html.escape(p.leaf_category)}</div>"
+            f"<div class='why'>{html.escape(r.why)}</div></div>")
+    return "<div class='cards'>" + "".join(cards) + "</div>"
+
+
+def facet_choices(response: SearchResponse | None) -> list[str]:
+    if response is None:
+        return []
+    active = set(response.filters.describe())
+    return [f"{facet}: {value} ({n})" for facet, values in response.facets.items()
+            for value, n in values if value not in active and n < response.total][:24]
+
+
+class Sessions:
+    """One `Conversation` per browser session, keyed by an id kept in `gr.State`."""
+
+    def __init__(self, assistant: Assistant, catalog: str | None) -> None:
+        self.assistant, self.catalog = assistant, catalog
+        self._items: dict[str, Conversation] = {}
+        self._lock = threading.Lock()
+
+    def get(self, sid: str | None) -> tuple[str, Conversation]:
+        with self._lock:
+            if not sid or sid not in self._items:
+                sid = sid or uuid.uuid4().hex
+                if len(self._items) >= MAX_SESSIONS:
+                    self._items.pop(next(iter(self._items)))
+                self._items[sid] = Conversation(self.assistant, catalog=self.catalog)
+            return sid, self._items[sid]
+
+
+def build_app(assistant: Assistant, catalog: str | None = None) -> gr.Blocks:
+    catalogs = assistant.catalogs()
+    first = catalog or assistant.default_catalog()
+    sessions = Sessions(assistant, first)
+
+    def outputs(sid: str, history: list, reply: Reply | None, error: str | None = None):
+        conv = sessions.get(sid)[1]
+        if error:
+            history = history + [{"role": "assistant", "content": error}]
+        elif reply is not None:
+            history = history + [{"role": "assistant", "content": reply.message}]
+        response = conv.last
+        chips = response.filters.describe() if response else []
+        return (sid, history, render_cards(response), gr.update(choices=chips, value=chips),
+                gr.update(choices=facet_choices(response), value=None))
+
+    def on_message(message: str, history: list, sid: str | None):
+        sid, conv = sessions.get(sid)
+        history = (history or []) + [{"role": "user", "content": message or ""}]
+        try:
+            reply = conv.handle(message)
+            return ("",) + outputs(sid, history, reply)
+        except ShopperError as exc:
+            return ("",) + outputs(sid, history, None, str(exc))
+        except Exception:  # keep serving; never show a traceback to the shopper
+            log.exception("message failed")
+            return ("",) + outputs(sid, history, None, "Sorry, something went wrong on our side. Please try again.")
+
+    def on_chips(kept: list[str], history: list, sid: str | None):
+        sid, conv = sessions.get(sid)
+        current = conv.last.filters.describe() if conv.last else []
+        removed = [c for c in current if c not in (kept or [])]
+        try:
+            reply = None
+            for chip in removed:
+                reply = conv.remove_chip(chip)
+            return outputs(sid, history or [], reply)
+        except ShopperError as exc:
+            return outputs(sid, history or [], None, str(exc))
+
+    def on_facet(choice: str | None, history: list, sid: str | None):
+        sid, conv = sessions.get(sid)
+        if not choice:
+            return outputs(sid, history or [], None)
+        facet, _, rest = choice.partition(": ")
+        value = rest.rsplit(" (", 1)[0]
+        try:
+            return outputs(sid, history or [], conv.add_filter(facet, value))
+        except ShopperError as exc:
+            return outputs(sid, history or [], None, str(exc))
+
+    def on_catalog(name: str, sid: str | None):
+        sid, conv = sessions.get(sid)
+        conv.catalog = name
+        conv.reset()
+        return (sid, [{"role": "assistant", "content": f"Now searching the '{name}' catalog."}],
+                render_cards(None), gr.update(choices=[], value=[]), gr.update(choices=[], value=None))
+
+    with gr.Blocks(title="Shopping assistant") as app:
+        sid = gr.State(None)
+        gr.Markdown("## 🛍️ Shopping assistant\nAsk for a product in your own words, then narrow it down.")
+        with gr.Row():
+            with gr.Column(scale=2, min_width=320):
+                picker = gr.Dropdown(catalogs, value=first, label="Catalog", visible=len(catalogs) > 1,
+                                     elem_id="catalog-picker")
+                chat = gr.Chatbot(label="Chat", height=420, elem_id="chat")
+                box = gr.Textbox(placeholder="e.g. women's black heels, grey sofa under $800",
+                                 label="Your message", elem_id="message", max_lines=3)
+                send = gr.Button("Search", variant="primary", elem_id="send")
+                chips = gr.CheckboxGroup([], label="Active filters (untick to remove)", elem_id="chips")
+                facets = gr.Radio([], label="Narrow by", elem_id="facets")
+            with gr.Column(scale=3):
+                cards = gr.HTML(render_cards(None), elem_id="cards")
+        common = [sid, chat, cards, chips, facets]
+        box.submit(on_message, [box, chat, sid], [box, *common])
+        send.click(on_message, [box, chat, sid], [box, *common])
+        chips.input(on_chips, [chips, chat, sid], common)
+        facets.input(on_facet, [facets, chat, sid], common)
+        picker.input(on_catalog, [picker, sid], common)
+    return app
+
+
+def image_dirs(assistant: Assistant) -> list[str]:
+    """Folders holding product photos, so Gradio may serve them (and nothing else)."""
+    dirs = set()
+    for name in assistant.catalogs():
+        src = Path(assistant.settings.catalogs[name].path)
+        folder = src if src.is_dir() else src.parent
+        dirs.add(str((folder / "images") if (folder / "images").is_dir() else folder))
+    return sorted(dirs)
+
+
+def serve(settings: Settings | None = None, host: str | None = None, port: int | None = None,
+          catalog: str | None = None, block: bool = True):
+    settings = settings or get_settings()
+    assistant = Assistant(settings)
+    catalog = settings.resolve_catalog(catalog)
+    assistant.engine(catalog)  # build or load before the first shopper arrives
+    paths = image_dirs(assistant)
+    gr.set_static_paths(paths=paths)
+    app = build_app(assistant, catalog)
+    app.queue(default_concurrency_limit=4)
+    app.launch(server_name=host or settings.host, server_port=port or settings.port,
+               allowed_paths=paths, css=CSS, prevent_thread_lock=not block, show_error=False,
+               footer_links=[])
+    return app

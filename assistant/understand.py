@@ -1,0 +1,207 @@
+"""Query understanding: free text in, a structured query out (filters, negations, sort, intent).
+
+Pure functions over a catalog `Vocabulary`; no I/O. Words are matched on folded, stemmed
+n-grams (longest first), then by fuzzy match for typos, so "womens blak heals" still finds
+`gender=Women, color=Black, category=Heels`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+
+from rapidfuzz import fuzz, process
+
+from assistant.text import STOPWORDS, fold, stem, words
+from assistant.vocabulary import Vocabulary
+
+FACET_FIELDS = {"category": "categories", "color": "colors", "brand": "brands",
+                "gender": "genders", "occasion": "occasions", "material": "materials"}
+MAX_NGRAM = 4
+FUZZY_MIN_SCORE = 80
+NO_FUZZ = frozenset("best good nice size large small long short wide tall high new more less blue "
+                    "with from that this what which light dark warm cool soft hard".split())
+
+_NUM = r"(\d+(?:[.,]\d+)?)\s*(k)?"
+_CUR = r"(?:\$|usd|us\$|€|eur|£|gbp|¥|元|rs\.?|inr|₹)?"
+_CUR_AFTER = r"\s*(?:dollars?|bucks|usd|euros?|eur|pounds?|元|块|rupees?)?"
+PRICE_PATTERNS: list[tuple[str, re.Pattern]] = [
+    ("between", re.compile(rf"\b(?:between|from)\s*{_CUR}\s*{_NUM}{_CUR_AFTER}\s*(?:and|to|-)\s*{_CUR}\s*{_NUM}{_CUR_AFTER}")),
+    ("range", re.compile(rf"{_CUR}\s*{_NUM}{_CUR_AFTER}\s*(?:-|–|to)\s*{_CUR}\s*{_NUM}{_CUR_AFTER}(?=\s|$)")),
+    ("max", re.compile(rf"(?:\b(?:under|below|less than|cheaper than|lower than|max(?:imum)?|at most|up to|upto|within|no more than|not more than|menos de|moins de|unter)|<=?)\s*{_CUR}\s*{_NUM}{_CUR_AFTER}")),
+    ("min", re.compile(rf"(?:\b(?:over|above|more than|at least|min(?:imum)?|from|starting at|greater than|mas de|plus de|uber)|>=?)\s*{_CUR}\s*{_NUM}{_CUR_AFTER}")),
+    ("max", re.compile(rf"{_CUR}\s*{_NUM}{_CUR_AFTER}\s*(?:or less|and under|and below|max|以下|以内|之内)")),
+    ("min", re.compile(rf"{_CUR}\s*{_NUM}{_CUR_AFTER}\s*(?:or more|and up|and above|plus|\+|以上)")),
+]
+SORT_PATTERNS: list[tuple[str, re.Pattern]] = [
+    ("price_asc", re.compile(r"\b(?:cheapest|lowest price[d]?|least expensive|price low to high|low to high|cheap|cheaper|inexpensive|affordable|budget|bargain)\b|便宜")),
+    ("price_desc", re.compile(r"\b(?:most expensive|priciest|highest price[d]?|price high to low|high to low|premium|luxury)\b")),
+    ("rating_desc", re.compile(r"\b(?:best|top|highest)[\s-]rated\b|\b(?:best reviewed|most popular|best ?sellers?|top picks?)\b|评价最好")),
+    ("newest", re.compile(r"\b(?:newest|latest|new arrivals?|most recent)\b|最新")),
+]
+NEGATION = re.compile(r"\b(?:not|no|without|except|excluding|non|sans|sin|ohne|minus)\b[\s-]+((?:(?!and\b|or\b|but\b|with\b|under\b|over\b|for\b)[^\W\d_][\w-]*\s*){1,2})")
+INTENT_PATTERNS: list[tuple[str, re.Pattern]] = [
+    ("reset", re.compile(r"^\s*(?:start over|reset|clear( all)?( filters)?|new search|forget (it|that)|begin again)\b")),
+    ("greeting", re.compile(r"^\s*(?:hi|hello|hey|hola|bonjour|你好|good (morning|afternoon|evening)|help|what can you do)\b[\s!.?]*$")),
+    ("compare", re.compile(r"\bcompare\b|\bdifference between\b|\bvs\.?\b|\bversus\b")),
+    ("question", re.compile(r"^\s*(?:is|are|does|do|can|how|what|which|tell me (?:more )?about|describe|details)\b.*\b(?:first|second|third|fourth|fifth|last|it|this|that|one|\d(?:st|nd|rd|th)?)\b")),
+    ("recommend", re.compile(r"\b(?:recommend|suggest|for you|what should i|surprise me|similar to what i)\b")),
+    ("more_like", re.compile(r"\b(?:more like|similar to|like the)\b.*\b(?:first|second|third|fourth|fifth|last|one|\d)\b")),
+]
+REFINE_START = re.compile(r"^\s*(?:in|only|just|but|and|with|without|not|no|under|over|below|above|cheaper|less|more|make it|same|instead|now|what about|how about|any)\b")
+
+
+@dataclass
+class ParsedQuery:
+    """What a shopper asked for. `text` is what is left to search after structure is taken out."""
+
+    original: str
+    text: str = ""
+    price_min: float | None = None
+    price_max: float | None = None
+    colors: list[str] = field(default_factory=list)
+    materials: list[str] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    brands: list[str] = field(default_factory=list)
+    genders: list[str] = field(default_factory=list)
+    occasions: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
+    sort: str | None = None
+    intent: str = "search"
+    matched: dict[str, str] = field(default_factory=dict)  # query words -> "facet=value"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def has_filters(self) -> bool:
+        return any([self.price_min is not None, self.price_max is not None, self.colors,
+                    self.materials, self.categories, self.brands, self.genders, self.occasions,
+                    self.exclude])
+
+
+def _amount(number: str, thousands: str | None) -> float:
+    value = float(number.replace(",", "")) if number.count(",") and len(number.split(",")[-1]) == 3 \
+        else float(number.replace(",", "."))
+    return value * 1000 if thousands else value
+
+
+def _take_prices(text: str, parsed: ParsedQuery) -> str:
+    for kind, pattern in PRICE_PATTERNS:
+        for m in list(pattern.finditer(text)):
+            groups = m.groups()
+            if kind in ("between", "range"):
+                low, high = _amount(groups[0], groups[1]), _amount(groups[2], groups[3])
+                if kind == "range" and not re.search(r"[$€£¥]|dollar|usd|eur|元", m.group(0)):
+                    continue  # "2-seater" or "5-10 years" are not prices
+                parsed.price_min, parsed.price_max = min(low, high), max(low, high)
+            elif kind == "max":
+                parsed.price_max = _amount(groups[0], groups[1])
+            else:
+                parsed.price_min = _amount(groups[0], groups[1])
+            text = text.replace(m.group(0), " ")
+    return text
+
+
+def _take_sort(text: str, parsed: ParsedQuery) -> str:
+    for name, pattern in SORT_PATTERNS:
+        m = pattern.search(text)
+        if m:
+            parsed.sort = parsed.sort or name
+            text = pattern.sub(" ", text)
+    return text
+
+
+def _take_negations(text: str, parsed: ParsedQuery, vocab: Vocabulary | None) -> str:
+    for m in list(NEGATION.finditer(text)):
+        phrase = m.group(1).strip()
+        tokens = phrase.split()
+        # keep the shortest prefix that names a catalog value, else the whole phrase (max 2 words)
+        chosen = phrase
+        if vocab is not None:
+            for n in range(1, len(tokens) + 1):
+                if vocab.lookup(" ".join(stem(t) for t in tokens[:n])):
+                    chosen = " ".join(tokens[:n])
+                    break
+            else:
+                chosen = tokens[0] if tokens else phrase
+        parsed.exclude.append(chosen)
+        text = text.replace(m.group(0), " " + phrase[len(chosen):] + " ", 1)
+    return text
+
+
+def _segment_cjk(text: str, vocab: Vocabulary | None) -> str:
+    """Put spaces around known CJK vocabulary words (greedy longest match), since CJK has none."""
+    if not re.search(r"[\u4e00-\u9fff]", text) or vocab is None:
+        return text
+    cjk_keys = sorted((k for k in vocab.phrases if re.search(r"[\u4e00-\u9fff]", k)), key=len, reverse=True)
+    if not cjk_keys:
+        return text
+    return re.sub("|".join(map(re.escape, cjk_keys)), lambda m: f" {m.group(0)} ", text)
+
+
+def _match_vocabulary(tokens: list[str], parsed: ParsedQuery, vocab: Vocabulary) -> list[bool]:
+    """Greedy longest n-gram match, then fuzzy single words; returns which tokens were used."""
+    used = [False] * len(tokens)
+    stems = [stem(t) for t in tokens]
+    i = 0
+    while i < len(tokens):
+        for n in range(min(MAX_NGRAM, len(tokens) - i), 0, -1):
+            key = " ".join(stems[i:i + n])
+            hits = vocab.lookup(key)
+            if hits:
+                _apply(parsed, hits, " ".join(tokens[i:i + n]))
+                used[i:i + n] = [True] * n
+                i += n
+                break
+        else:
+            i += 1
+    forms = vocab.single_word_forms()
+    candidates = list(forms)
+    for i, token in enumerate(stems):
+        if (used[i] or len(token) < 4 or token in STOPWORDS or tokens[i] in NO_FUZZ
+                or not token.isalpha() or not candidates):
+            continue
+        guesses = [g for t in {token, tokens[i]} for g in
+                   process.extract(t, candidates, scorer=fuzz.ratio, score_cutoff=FUZZY_MIN_SCORE, limit=5)]
+        if guesses:
+            best = max(guesses, key=lambda g: (g[1], vocab.frequency(forms[g[0]])))
+            _apply(parsed, vocab.lookup(forms[best[0]]), tokens[i])
+            used[i] = True
+    return used
+
+
+def _apply(parsed: ParsedQuery, hits: list[tuple[str, str]], words_seen: str) -> None:
+    for facet, value in hits:
+        target = getattr(parsed, FACET_FIELDS[facet])
+        if value not in target:
+            target.append(value)
+    parsed.matched[words_seen] = ", ".join(f"{f}={v}" for f, v in hits)
+
+
+def detect_intent(text: str) -> str:
+    folded = fold(text)
+    for name, pattern in INTENT_PATTERNS:
+        if pattern.search(folded):
+            return name
+    return "refine" if REFINE_START.match(folded) else "search"
+
+
+def parse(query: str, vocab: Vocabulary | None = None) -> ParsedQuery:
+    """Parse one message. Without a vocabulary only price, sort, negation and intent are found."""
+    parsed = ParsedQuery(original=query, intent=detect_intent(query))
+    text = fold(query)
+    text = _take_prices(text, parsed)
+    text = _take_sort(text, parsed)
+    text = _take_negations(text, parsed, vocab)
+    text = _segment_cjk(text, vocab)
+    tokens = words(text)
+    if vocab is not None:
+        _match_vocabulary(tokens, parsed, vocab)
+    # a facet value the shopper excluded must not also be a filter ("shoes not black")
+    excluded_keys = {" ".join(stem(w) for w in e.split()) for e in parsed.exclude}
+    for facet_field in FACET_FIELDS.values():
+        values = getattr(parsed, facet_field)
+        values[:] = [v for v in values if " ".join(stem(w) for w in words(v)) not in excluded_keys]
+    parsed.text = " ".join(t for t in tokens if t not in STOPWORDS and t not in
+                           {"price", "priced", "cost", "costing", "dollars", "usd"}).strip()
+    return parsed

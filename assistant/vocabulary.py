@@ -1,0 +1,182 @@
+"""The catalog's own vocabulary (categories, colours, brands, genders, occasions, materials),
+plus everyday synonyms mapped onto it, so query understanding speaks the store's language."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from catalog.schema import Product
+
+from assistant.text import stem, words
+
+GENERIC_PARTS = frozenset("and or of the with set gift free accessory accessories other good goods "
+                          "personal care home wear item".split())
+FACETS = ("category", "color", "brand", "gender", "occasion", "material")
+
+# Everyday words -> catalog values they may stand for (kept only if the catalog has the value).
+SYNONYMS: dict[str, dict[str, list[str]]] = {
+    "color": {
+        "gray": ["grey"], "navy": ["navy blue", "blue"], "crimson": ["red"], "scarlet": ["red"],
+        "wine": ["burgundy", "maroon"], "burgundy": ["burgundy", "maroon"], "golden": ["gold"],
+        "violet": ["purple", "lavender"], "lilac": ["lavender", "purple"], "ivory": ["off white", "cream"],
+        "offwhite": ["off white"], "camel": ["tan", "beige", "brown"], "chocolate": ["coffee brown", "brown"],
+        "charcoal": ["charcoal", "grey"], "multicolor": ["multi"], "multicolour": ["multi"],
+        "colourful": ["multi"], "colorful": ["multi"], "aqua": ["turquoise blue", "teal"],
+        "turquoise": ["turquoise blue", "teal"], "sky blue": ["blue"], "light blue": ["blue"],
+        "dark blue": ["navy blue", "blue"], "royal blue": ["blue"], "rose": ["pink"], "fuchsia": ["magenta", "pink"],
+        "khaki": ["khaki", "olive"], "army green": ["olive", "green"], "mint": ["green", "sea green"],
+        "stainless steel": ["steel", "silver"], "metallic": ["metallic", "silver"], "nude": ["skin", "beige"],
+        "blush": ["pink", "peach"], "coral": ["peach", "orange"], "mustard": ["mustard", "yellow"],
+        "ochre": ["mustard", "yellow"], "rust": ["rust", "orange"], "plum": ["purple"], "mauve": ["mauve", "purple"],
+        # other languages (colour words shoppers type most)
+        "negro": ["black"], "negra": ["black"], "noir": ["black"], "noire": ["black"], "schwarz": ["black"],
+        "黑": ["black"], "黑色": ["black"], "blanco": ["white"], "blanca": ["white"], "blanc": ["white"],
+        "blanche": ["white"], "weiss": ["white"], "白": ["white"], "白色": ["white"], "rojo": ["red"],
+        "roja": ["red"], "rouge": ["red"], "rot": ["red"], "红": ["red"], "红色": ["red"], "azul": ["blue"],
+        "bleu": ["blue"], "blau": ["blue"], "蓝": ["blue"], "蓝色": ["blue"], "verde": ["green"], "vert": ["green"],
+        "grun": ["green"], "绿": ["green"], "绿色": ["green"], "gris": ["grey"], "grau": ["grey"], "灰": ["grey"],
+        "灰色": ["grey"], "rosa": ["pink"], "rose clair": ["pink"], "粉": ["pink"], "粉色": ["pink"],
+        "amarillo": ["yellow"], "jaune": ["yellow"], "gelb": ["yellow"], "黄": ["yellow"], "黄色": ["yellow"],
+        "marron": ["brown"], "braun": ["brown"], "棕": ["brown"], "棕色": ["brown"], "咖啡色": ["brown"],
+        "morado": ["purple"], "violeta": ["purple"], "紫": ["purple"], "紫色": ["purple"],
+        "naranja": ["orange"], "橙": ["orange"], "橙色": ["orange"], "plata": ["silver"], "plateado": ["silver"],
+        "argent": ["silver"], "银": ["silver"], "银色": ["silver"], "dorado": ["gold"], "oro": ["gold"],
+        "金色": ["gold"], "beis": ["beige"], "米色": ["beige"],
+    },
+    "gender": {
+        "men": ["men"], "mens": ["men"], "man": ["men"], "male": ["men"], "him": ["men"], "his": ["men"],
+        "gents": ["men"], "gent": ["men"], "guys": ["men"], "guy": ["men"], "gentlemen": ["men"],
+        "husband": ["men"], "boyfriend": ["men"], "dad": ["men"], "father": ["men"],
+        "women": ["women"], "womens": ["women"], "woman": ["women"], "ladies": ["women"], "lady": ["women"],
+        "female": ["women"], "her": ["women"], "she": ["women"], "wife": ["women"], "girlfriend": ["women"],
+        "mom": ["women"], "mother": ["women"], "womans": ["women"],
+        "boys": ["boys"], "boy": ["boys"], "son": ["boys"], "girls": ["girls"], "girl": ["girls"],
+        "daughter": ["girls"], "kids": ["boys", "girls"], "kid": ["boys", "girls"], "children": ["boys", "girls"],
+        "child": ["boys", "girls"], "unisex": ["unisex"],
+        "hombre": ["men"], "hombres": ["men"], "mujer": ["women"], "mujeres": ["women"], "homme": ["men"],
+        "femme": ["women"], "herren": ["men"], "damen": ["women"], "男": ["men"], "男士": ["men"],
+        "男款": ["men"], "女": ["women"], "女士": ["women"], "女款": ["women"],
+    },
+    "occasion": {
+        "office": ["formal"], "work": ["formal"], "business": ["formal"], "wedding": ["ethnic", "party"],
+        "traditional": ["ethnic"], "festive": ["ethnic"], "gym": ["sports"], "running": ["sports"],
+        "workout": ["sports"], "training": ["sports"], "sport": ["sports"], "sporty": ["sports"],
+        "athletic": ["sports"], "everyday": ["casual"], "daily": ["casual"], "party": ["party"],
+    },
+    "category": {
+        "sneaker": ["casual shoes", "sports shoes", "sneakers"], "trainer": ["sports shoes", "sneakers"],
+        "running shoe": ["sports shoes", "running shoes"], "tee": ["tshirts"], "tshirt": ["tshirts"],
+        "polo": ["tshirts"], "purse": ["handbags", "wallets", "clutches"], "pocketbook": ["handbags"],
+        "tote": ["handbags"], "specs": ["sunglasses"], "shades": ["sunglasses"], "goggles": ["sunglasses"],
+        "pant": ["trousers"], "chinos": ["trousers"], "slacks": ["trousers"], "denim": ["jeans"],
+        "jumper": ["sweaters"], "pullover": ["sweaters"], "cardigan": ["sweaters"], "hoodie": ["sweatshirts"],
+        "hoody": ["sweatshirts"], "slipper": ["flip flops"], "slides": ["flip flops"], "chappal": ["flip flops", "sandals"],
+        "pump": ["heels"], "stiletto": ["heels"], "high heel": ["heels"], "wristwatch": ["watches"],
+        "timepiece": ["watches"], "rucksack": ["backpacks", "rucksacks"], "schoolbag": ["backpacks"],
+        "billfold": ["wallets"], "cap": ["caps"], "hat": ["caps", "hat"], "undies": ["briefs"],
+        "underwear": ["briefs", "trunk", "innerwear vests", "bra", "boxers"], "vest": ["innerwear vests"],
+        "fragrance": ["perfume and body mist", "fragrance gift set", "deodorant"], "cologne": ["perfume and body mist"],
+        "scent": ["perfume and body mist"], "gown": ["dresses"], "frock": ["dresses"], "joggers": ["track pants"],
+        "sweatpants": ["track pants"], "trackpants": ["track pants"], "blazer": ["jackets"], "coat": ["jackets"],
+        "necktie": ["ties"], "muffler": ["mufflers", "scarves"], "stole": ["stoles", "scarves"],
+        "couch": ["sofas", "sofas & couches"], "settee": ["sofas"], "loveseat": ["sofas"],
+        "lamp": ["lamps", "table lamps", "floor lamps"], "carpet": ["rugs", "area rugs"], "cushion": ["accent pillows", "pillows"],
+        "duvet": ["bedding"], "comforter": ["bedding"], "quilt": ["bedding"],
+        "zapatos": ["shoes"], "zapatillas": ["sports shoes", "casual shoes"], "camisa": ["shirts"],
+        "camiseta": ["tshirts"], "reloj": ["watches"], "bolso": ["handbags"], "vestido": ["dresses"],
+        "chaqueta": ["jackets"], "gafas de sol": ["sunglasses"], "tacones": ["heels"], "sac": ["handbags"],
+        "sac a main": ["handbags"], "montre": ["watches"], "chaussures": ["shoes"], "robe": ["dresses"],
+        "鞋": ["shoes"], "鞋子": ["shoes"], "运动鞋": ["sports shoes"], "手表": ["watches"], "表": ["watches"],
+        "手提包": ["handbags"], "包": ["handbags"], "裙子": ["dresses", "skirts"], "连衣裙": ["dresses"],
+        "衬衫": ["shirts"], "t恤": ["tshirts"], "高跟鞋": ["heels"], "太阳镜": ["sunglasses"], "墨镜": ["sunglasses"],
+        "夹克": ["jackets"], "牛仔裤": ["jeans"], "沙发": ["sofas"], "钱包": ["wallets"], "背包": ["backpacks"],
+    },
+    "material": {
+        "wooden": ["wood", "oak", "walnut"], "wood": ["wood", "oak", "walnut"], "metal": ["steel", "metal", "iron"],
+        "leatherette": ["faux leather"], "faux leather": ["faux leather"], "woolen": ["wool"], "woollen": ["wool"],
+        "silk": ["silk"], "suede": ["suede"], "cuero": ["leather"], "cuir": ["leather"], "皮": ["leather"],
+        "真皮": ["leather"], "algodon": ["cotton"], "coton": ["cotton"], "棉": ["cotton"],
+    },
+}
+
+
+def phrase_key(text: str) -> str:
+    """Folded, stemmed form used to compare phrases ("Men's Shoes" -> "men shoe")."""
+    return " ".join(stem(w) for w in words(text))
+
+
+@dataclass
+class Vocabulary:
+    """Canonical facet values seen in a catalog, and phrase -> (facet, values) lookups."""
+
+    values: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    phrases: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    heads: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    parts: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+
+    @classmethod
+    def from_products(cls, products: Iterable[Product]) -> "Vocabulary":
+        vocab = cls()
+        for p in products:
+            for level in p.category:
+                vocab.values["category"][level] += 1
+            for colour in p.colors:
+                vocab.values["color"][colour] += 1
+            for facet, value in (("brand", p.brand), ("gender", p.gender),
+                                 ("occasion", p.occasion), ("material", p.material)):
+                if value:
+                    vocab.values[facet][value] += 1
+        vocab._index()
+        return vocab
+
+    def _index(self) -> None:
+        table: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        canonical: dict[str, dict[str, str]] = {f: {} for f in FACETS}
+        for facet in FACETS:
+            for value in self.values[facet]:
+                key = phrase_key(value)
+                if key:
+                    canonical[facet][key] = value
+                    table[key].append((facet, value))
+        for value in self.values["category"]:  # a head word stands for every type it ends
+            tokens = phrase_key(value).split()
+            if len(tokens) > 1 and tokens[-1] not in GENERIC_PARTS:
+                self.heads[tokens[-1]].add(value)
+                for token in tokens[:-1]:  # "perfume" names "Perfume and Body Mist"
+                    if token not in GENERIC_PARTS:
+                        self.parts[token].add(value)
+        for facet, synonyms in SYNONYMS.items():
+            for word, targets in synonyms.items():
+                key = phrase_key(word) or word
+                for target in targets:
+                    value = canonical[facet].get(phrase_key(target) or target)
+                    if value and (facet, value) not in table[key]:
+                        table[key].append((facet, value))
+                        if facet != "category":
+                            break  # first present colour/gender/... wins; categories keep all
+        self.phrases = dict(table)
+
+    def lookup(self, key: str) -> list[tuple[str, str]]:
+        """(facet, value) pairs a phrase key names; a bare head word ("shoe") names its types."""
+        found = list(self.phrases.get(key, []))
+        if not found and key in self.heads:
+            found = [("category", v) for v in sorted(self.heads[key])]
+        if not found and key in self.parts:
+            found = [("category", v) for v in sorted(self.parts[key])]
+        return found
+
+    def frequency(self, key: str) -> int:
+        """How many products carry the values a key names (breaks ties between typo guesses)."""
+        return sum(self.values[facet][value] for facet, value in self.lookup(key))
+
+    def single_word_forms(self) -> dict[str, str]:
+        """Spelling forms (stem and plural) of one-word keys, for fuzzy matching of typos."""
+        keys = set(self.phrases) | set(self.heads) | set(self.parts)
+        forms: dict[str, str] = {}
+        for key in keys:
+            if " " not in key and len(key) >= 4:
+                forms.setdefault(key, key)
+                forms.setdefault(key + "s", key)
+        return forms

@@ -1,0 +1,5 @@
+"""Catalog schema and adapters: every source becomes a list of `Product` records."""
+
+from catalog.schema import Product, LoadReport, RowError
+
+__all__ = ["Product", "LoadReport", "RowError"]
