@@ -39,6 +39,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default=None)
     p.add_argument("--port", type=int, default=None)
     p.add_argument("--catalog", help="catalog to open first")
+
+    p = sub.add_parser("eval", help="score ranking modes on judged queries (WANDS layout)")
+    p.add_argument("--catalog", default="fashion", help="catalog name or path (default fashion)")
+    p.add_argument("--queries", help="query.csv (default <data_dir>/fashion-queries/query.csv)")
+    p.add_argument("--labels", help="label.csv (default <data_dir>/fashion-queries/label.csv)")
+    p.add_argument("--products", help="a WANDS product.csv to build and search instead of --catalog")
+    p.add_argument("--modes", help=f"comma-separated subset of {','.join(MODES)} (default all)")
+    p.add_argument("--split", choices=("all", "train", "dev"), default="dev")
+    p.add_argument("--k", type=int, default=10, help="nDCG cutoff (default 10)")
+    p.add_argument("--json", metavar="OUT", help="also write the numbers and settings to this JSON file")
+    p.add_argument("--limit", type=int, help="evaluate only the first N queries of the split")
     return parser
 
 
@@ -73,6 +84,9 @@ def _cmd_search(args, settings) -> int:
     filters = Filters(price_min=args.price_min, price_max=args.price_max, categories=args.category,
                       colors=args.color, brands=args.brand, genders=args.gender,
                       materials=args.material, occasions=args.occasion)
+    assistant.validate_text(args.query)  # fail fast, before loading models
+    if args.k is not None and not 1 <= args.k <= settings.max_k:
+        raise ShopperError(f"k must be between 1 and {settings.max_k}.")
     assistant.engine(catalog)  # load first so the timing below is the query alone
     started = time.perf_counter()
     response = assistant.search(args.query, catalog=catalog, k=args.k, mode=args.mode, filters=filters)
@@ -113,6 +127,29 @@ def _cmd_serve(args, settings) -> int:
     return 0
 
 
+def _cmd_eval(args, settings) -> int:
+    from assistant.core import Assistant
+    from assistant.evaluation import run_eval
+
+    queries = args.queries or settings.data_dir / "fashion-queries" / "query.csv"
+    labels = args.labels or settings.data_dir / "fashion-queries" / "label.csv"
+    report = run_eval(Assistant(settings, progress=True), queries, labels, catalog=args.catalog,
+                      products=args.products, modes=args.modes, split=args.split, k=args.k,
+                      limit=args.limit, progress=lambda msg: print(msg, file=sys.stderr))
+    print(f"catalog {report.catalog}, model {settings.text_model}, split {report.split}: "
+          f"{report.n_queries} of {report.n_total_queries} queries")
+    print(report.table())
+    print(f"({report.seconds:.1f} s)")
+    if args.json:
+        try:
+            with open(args.json, "w", encoding="utf-8") as fh:
+                json.dump(report.to_dict(), fh, indent=2, ensure_ascii=False)
+        except OSError as exc:
+            raise ShopperError(f"cannot write {args.json}: {exc.strerror or exc}") from exc
+        print(f"wrote {args.json}", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -121,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
         for noisy in ("faiss", "sentence_transformers", "bm25s", "httpx", "transformers"):
             logging.getLogger(noisy).setLevel(logging.ERROR)
     settings = get_settings()
-    handlers = {"build": _cmd_build, "search": _cmd_search, "catalogs": _cmd_catalogs, "serve": _cmd_serve}
+    handlers = {"build": _cmd_build, "search": _cmd_search, "catalogs": _cmd_catalogs, "serve": _cmd_serve,
+                "eval": _cmd_eval}
     try:
         return handlers[args.command](args, settings)
     except ShopperError as exc:
@@ -129,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # e.g. `assistant search ... | head`
+        return 0
 
 
 if __name__ == "__main__":

@@ -59,7 +59,7 @@ class Assistant:
         """Ranked, explained results for one query."""
         if mode not in MODES:
             raise ShopperError(f"Unknown ranking mode '{mode}'. Use one of: {', '.join(MODES)}.")
-        k = k or self.settings.default_k
+        k = self.settings.default_k if k is None else k
         if not 1 <= k <= self.settings.max_k:
             raise ShopperError(f"k must be between 1 and {self.settings.max_k}.")
         if isinstance(query, str):

@@ -52,6 +52,11 @@ class SentenceTransformerEncoder:
         import torch
         from sentence_transformers import SentenceTransformer
 
+        try:  # the weight-loading bar is noise on every start; the build has its own bar
+            from transformers.utils import logging as hf_logging
+            hf_logging.disable_progress_bar()
+        except ImportError:  # pragma: no cover
+            pass
         torch.set_num_threads(num_threads)
         self.name = str(name_or_path)
         self._model = SentenceTransformer(str(name_or_path), device="cpu")

@@ -158,7 +158,9 @@ def _match_vocabulary(tokens: list[str], parsed: ParsedQuery, vocab: Vocabulary)
     forms = vocab.single_word_forms()
     candidates = list(forms)
     for i, token in enumerate(stems):
+        # a word the catalog itself uses ("pulse") is not a typo of another ("purse")
         if (used[i] or len(token) < 4 or token in STOPWORDS or tokens[i] in NO_FUZZ
+                or tokens[i] in vocab.known_words
                 or not token.isalpha() or not candidates):
             continue
         guesses = [g for t in {token, tokens[i]} for g in

@@ -115,6 +115,7 @@ class Vocabulary:
     phrases: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     heads: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     parts: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    known_words: set[str] = field(default_factory=set)
 
     @classmethod
     def from_products(cls, products: Iterable[Product]) -> "Vocabulary":
@@ -128,6 +129,7 @@ class Vocabulary:
                                  ("occasion", p.occasion), ("material", p.material)):
                 if value:
                     vocab.values[facet][value] += 1
+            vocab.known_words.update(words(p.search_text()))
         vocab._index()
         return vocab
 
@@ -154,8 +156,10 @@ class Vocabulary:
                     value = canonical[facet].get(phrase_key(target) or target)
                     if value and (facet, value) not in table[key]:
                         table[key].append((facet, value))
-                        if facet != "category":
-                            break  # first present colour/gender/... wins; categories keep all
+        genders = {phrase_key(g) for g in self.values["gender"]}
+        for key, hits in table.items():  # "Men" as a category level is the gender, not a type
+            if any(f == "gender" for f, _ in hits):
+                table[key] = [(f, v) for f, v in hits if not (f == "category" and phrase_key(v) in genders)]
         self.phrases = dict(table)
 
     def lookup(self, key: str) -> list[tuple[str, str]]:

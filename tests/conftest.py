@@ -1,0 +1,48 @@
+"""Shared fixtures: real models, real catalogs, indexes built into a temporary folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from assistant.config import Settings, settings_from_env  # noqa: E402
+from assistant.core import Assistant  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+
+
+def fashion_available(settings: Settings) -> bool:
+    return (Path(settings.catalogs["fashion"].path) / "styles.csv").exists()
+
+
+@pytest.fixture(scope="session")
+def index_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("indexes")
+
+
+@pytest.fixture(scope="session")
+def settings(index_dir) -> Settings:
+    return settings_from_env(index_dir=index_dir)
+
+
+@pytest.fixture(scope="session")
+def assistant(settings) -> Assistant:
+    return Assistant(settings, progress=False)
+
+
+@pytest.fixture(scope="session")
+def demo(assistant):
+    """The demo catalog's search engine (built once per test session)."""
+    return assistant.engine("demo")
+
+
+@pytest.fixture(scope="session")
+def fashion(assistant, settings):
+    if not fashion_available(settings):
+        pytest.skip(f"fashion data not found under {settings.data_dir}")
+    return assistant.engine("fashion")

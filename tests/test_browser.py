@@ -1,0 +1,257 @@
+"""End-to-end: start the real app (`python -m assistant serve`) and drive it with Chromium.
+
+The fashion catalog (photos, ~9k products) is used when the shared data set is present, else the
+bundled demo catalog. Needs Debian's Chromium at /usr/bin/chromium (`make system-deps`); the tests
+are skipped with a reason when it is missing. A screenshot of the first search is written to
+`test-artifacts/search.png` and copied to `docs/screenshot.png`; the server log goes to
+`test-artifacts/app-server.log`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "test-artifacts"
+FASHION = (ROOT.parent / "shared" / "data" / "fashion" / "styles.csv").exists()
+CATALOG = "fashion" if FASHION else "demo"
+QUERY = "women's black heels" if FASHION else "grey sofa"
+REFINE = "in brown" if FASHION else "under 800"
+
+STARTUP_S = 240  # the first start builds the index (fashion: about a minute on a quiet machine)
+TIMEOUT_MS = 30_000
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+
+BOT = "#chat [data-testid='bot']"
+CARDS = "#cards .card"
+
+
+def _require_browser() -> None:
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (make system-deps) "
+                    "to run the browser tests")
+    pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e .[test])")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _tail(path: Path, n: int = 3000) -> str:
+    try:
+        return path.read_text(errors="replace")[-n:]
+    except OSError:
+        return "(no log)"
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory) -> str:
+    """The app, started on a free loopback port with a fresh index folder; stopped at teardown."""
+    _require_browser()  # do not spend minutes building an index for tests that will be skipped
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/"
+    env = dict(os.environ, ASSISTANT_INDEX_DIR=str(tmp_path_factory.mktemp("indexes")),
+               HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONUNBUFFERED="1")
+    ARTIFACTS.mkdir(exist_ok=True)
+    log_path = ARTIFACTS / "app-server.log"
+    cmd = [sys.executable, "-m", "assistant", "serve", "--port", str(port), "--catalog", CATALOG]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + STARTUP_S
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"the app exited with code {proc.returncode} before serving; log:\n"
+                            f"{_tail(log_path)}")
+            try:
+                with urllib.request.urlopen(url, timeout=5) as r:
+                    if r.status == 200:
+                        break
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"the app did not answer GET / with 200 within {STARTUP_S} s; log:\n"
+                            f"{_tail(log_path)}")
+            time.sleep(1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    """A fresh page, hence a fresh Gradio session (the conversation lives in per-page state)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(TIMEOUT_MS)
+    pg = context.new_page()
+    pg.goto(app_url, wait_until="domcontentloaded")
+    pg.locator("#message textarea").wait_for(state="visible")
+    pg.locator("#send").wait_for(state="visible")
+    try:
+        yield pg
+    finally:
+        context.close()
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+def bot_messages(page) -> list[str]:
+    return [t.strip() for t in page.locator(BOT).all_inner_texts()]
+
+
+def card_ids(page) -> list[str]:
+    return page.eval_on_selector_all(CARDS, "els => els.map(e => e.dataset.productId)")
+
+
+def chips(page) -> list[str]:
+    return [t.strip() for t in page.locator("#chips label").all_inner_texts()]
+
+
+def send(page, text: str, *, click: bool = False) -> str:
+    """Type `text` and submit it (Enter, or the Search button); return the new assistant answer."""
+    before = page.locator(BOT).count()
+    box = page.locator("#message textarea")
+    box.fill(text)
+    if click:
+        page.locator("#send").click()
+    else:
+        box.press("Enter")
+    page.wait_for_function(
+        """([sel, n]) => {
+             const msgs = document.querySelectorAll(sel);
+             return msgs.length > n && msgs[msgs.length - 1].innerText.trim().length > 0;
+           }""",
+        arg=[BOT, before], timeout=TIMEOUT_MS)
+    # the reply, the cleared box, the cards and the chips arrive in one update
+    page.wait_for_function("() => document.querySelector('#message textarea').value === ''",
+                           timeout=TIMEOUT_MS)
+    return bot_messages(page)[-1]
+
+
+def wait_for_cards(page, n: int = 5) -> None:
+    page.wait_for_function("([sel, n]) => document.querySelectorAll(sel).length >= n",
+                           arg=[CARDS, n], timeout=TIMEOUT_MS)
+
+
+# --- tests -----------------------------------------------------------------------------------------
+
+def test_search_shows_cards_with_photos_reasons_and_chips(page):
+    answer = send(page, QUERY)
+    wait_for_cards(page, 5)
+    assert answer, "the assistant gave no answer"
+
+    cards = page.locator(CARDS)
+    for i in range(5):
+        card = cards.nth(i)
+        img = card.locator("img")
+        assert img.count() == 1, f"card {i + 1} has no image"
+        src = img.get_attribute("src") or ""
+        assert src.strip(), f"card {i + 1} has an image with an empty src"
+        why = card.locator(".why").inner_text().strip()
+        assert why, f"card {i + 1} has no 'why' line"
+        if FASHION:
+            assert "/gradio_api/file=" in src, f"card {i + 1} shows no product photo: {src[:120]}"
+            img.scroll_into_view_if_needed()  # the images are loading='lazy'
+            img.evaluate("""el => new Promise((resolve, reject) => {
+                               if (el.complete) return resolve();
+                               el.addEventListener('load', resolve, {once: true});
+                               el.addEventListener('error', () => reject(new Error('image failed: ' + el.src)),
+                                                   {once: true});
+                             })""")
+            natural = img.evaluate("el => el.naturalWidth")
+            assert natural > 0, f"card {i + 1}'s photo did not load: {src}"
+
+    page.locator("#chips label").first.wait_for()
+    active = chips(page)
+    if FASHION:
+        assert {"Heels", "Black", "Women"} <= set(active), f"chips show {active}"
+    else:
+        assert any("sofa" in c.lower() for c in active), f"chips show {active}"
+
+    page.evaluate("window.scrollTo(0, 0)")
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "search.png"
+    page.screenshot(path=str(shot), full_page=True)
+    docs = ROOT / "docs"
+    docs.mkdir(exist_ok=True)
+    shutil.copyfile(shot, docs / "screenshot.png")
+
+
+def test_refinement_changes_results_and_chips(page):
+    first = send(page, QUERY)
+    wait_for_cards(page, 1)
+    before = card_ids(page)
+    chips_before = chips(page)
+    assert before, f"no cards after the first query ({first!r})"
+
+    second = send(page, REFINE)
+    page.wait_for_function(
+        """([sel, old]) => {
+             const ids = [...document.querySelectorAll(sel)].map(e => e.dataset.productId);
+             return ids.length > 0 && JSON.stringify(ids) !== JSON.stringify(old);
+           }""",
+        arg=[CARDS, before], timeout=TIMEOUT_MS)
+    after = card_ids(page)
+    assert after != before
+
+    answers = bot_messages(page)
+    assert len(answers) >= 2, f"expected two assistant answers, chat has {answers}"
+    assert answers[-1] == second and second, "the refinement got no answer"
+
+    active = chips(page)
+    if FASHION:
+        assert "Brown" in active, f"chips after '{REFINE}': {active}"
+        assert "Black" not in active, f"'Black' should be replaced by 'Brown': {active}"
+        assert "Heels" in active, f"the category should be kept when refining: {active}"
+    else:
+        assert active != chips_before and any("800" in c for c in active), \
+            f"chips before {chips_before}, after '{REFINE}': {active}"
+
+
+def test_empty_message_is_explained_and_the_app_keeps_working(page):
+    answer = send(page, "   ")
+    assert "Please type" in answer, f"an empty message got: {answer!r}"
+    assert page.locator(CARDS).count() == 0
+
+    answer = send(page, "", click=True)
+    assert "Please type" in answer, f"clicking Search with an empty box got: {answer!r}"
+
+    answer = send(page, QUERY)
+    wait_for_cards(page, 5)
+    assert "Please type" not in answer
+    assert len(bot_messages(page)) == 3
