@@ -276,10 +276,18 @@ def parse_modes(text: str | Sequence[str] | None) -> list[str]:
     return list(dict.fromkeys(modes)) or list(MODES)
 
 
+def _load_average() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):  # not on every platform
+        return None
+
+
 def hardware() -> dict:
+    """The machine, plus its 1/5/15-minute load average: latencies mean little on a busy box."""
     return {"cpu_count": os.cpu_count(), "processor": platform.processor(),
             "machine": platform.machine(), "platform": platform.platform(),
-            "python": platform.python_version()}
+            "python": platform.python_version(), "load_average": _load_average()}
 
 
 def run_eval(assistant, queries_path: str | Path, labels_path: str | Path, catalog: str = "fashion",
@@ -293,6 +301,7 @@ def run_eval(assistant, queries_path: str | Path, labels_path: str | Path, catal
     that must not leak. Each mode gets one untimed warm-up search before the timed ones; each
     timed search asks for the top 100 (recall/MRR depth) and nDCG uses its first k."""
     started = time.perf_counter()
+    load_before = _load_average()
     say = progress or (lambda _msg: None)
     if split not in SPLITS:
         raise ShopperError(f"Unknown split '{split}'. Use one of: {', '.join(SPLITS)}.")
@@ -373,7 +382,8 @@ def run_eval(assistant, queries_path: str | Path, labels_path: str | Path, catal
         f"recall@{SEARCH_DEPTH}_ceiling": round(mean(
             recall_ceiling(labels[q.id], SEARCH_DEPTH) for q in judged_q), 4),
         "candidate_k": settings.candidate_k, "rrf_k": settings.rrf_k,
-        "num_threads": settings.num_threads, "hardware": hardware(),
+        "num_threads": settings.num_threads,
+        "hardware": {**hardware(), "load_average_at_start": load_before},
         "conventions": "gains Exact=2 Partial=1 else 0; nDCG linear gain/log2(rank+1), ideal from "
                        "all judged gains; recall over label>=1; MRR of first Exact over queries "
                        "with an Exact; queries without relevant judgements skipped for those",

@@ -36,7 +36,7 @@ MAX_SESSIONS = 5000
 
 def image_url(path: str) -> str:
     if not path:
-        return PLACEHOLDER
+        return html.escape(PLACEHOLDER, quote=True)
     if "://" in path:
         return html.escape(path, quote=True)
     return "/gradio_api/file=" + html.escape(path, quote=True)
@@ -48,13 +48,13 @@ def render_cards(response: SearchResponse | None) -> str:
     cards = []
     for r in response.results:
         p = r.product
-        price = f"${p.price:,.2f}" if p.price is not None else "price not listed"
+        price = f"<span class='price'>${p.price:,.2f}</span> · " if p.price is not None else ""
         cards.append(
             f"<div class='card' data-product-id='{html.escape(p.id)}'>"
             f"<img src='{image_url(p.image)}' alt='{html.escape(p.title)}' loading='lazy'/>"
             f"<div class='title'>{r.rank}. {html.escape(p.title)}</div>"
-            f"<div class='meta'><span class='price'>{html.escape(price)}</span> · "
-            f"{html.escape(p.leaf_category)}</div>"
+            f"<div class='meta'>{price}{html.escape(p.leaf_category)}"
+            f"{' · ' + html.escape(p.brand) if p.brand else ''}</div>"
             f"<div class='why'>{html.escape(r.why)}</div></div>")
     return "<div class='cards'>" + "".join(cards) + "</div>"
 
@@ -145,7 +145,7 @@ def build_app(assistant: Assistant, catalog: str | None = None) -> gr.Blocks:
 
     with gr.Blocks(title="Shopping assistant") as app:
         sid = gr.State(None)
-        gr.Markdown("## 🛍️ Shopping assistant\nAsk for a product in your own words, then narrow it down.")
+        gr.Markdown("## Shopping assistant\nAsk for a product in your own words, then narrow it down.")
         with gr.Row():
             with gr.Column(scale=2, min_width=320):
                 picker = gr.Dropdown(catalogs, value=first, label="Catalog", visible=len(catalogs) > 1,

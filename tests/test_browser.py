@@ -184,17 +184,20 @@ def test_search_shows_cards_with_photos_reasons_and_chips(page):
         assert src.strip(), f"card {i + 1} has an image with an empty src"
         why = card.locator(".why").inner_text().strip()
         assert why, f"card {i + 1} has no 'why' line"
+        text = card.inner_text()
+        assert "alt=" not in text and "loading=" not in text, \
+            f"card {i + 1} shows raw markup (a broken img tag?): {text[:200]!r}"
         if FASHION:
             assert "/gradio_api/file=" in src, f"card {i + 1} shows no product photo: {src[:120]}"
-            img.scroll_into_view_if_needed()  # the images are loading='lazy'
-            img.evaluate("""el => new Promise((resolve, reject) => {
-                               if (el.complete) return resolve();
-                               el.addEventListener('load', resolve, {once: true});
-                               el.addEventListener('error', () => reject(new Error('image failed: ' + el.src)),
-                                                   {once: true});
-                             })""")
-            natural = img.evaluate("el => el.naturalWidth")
-            assert natural > 0, f"card {i + 1}'s photo did not load: {src}"
+        # photos (fashion) and the 'no photo' placeholder (demo) must both really render
+        img.scroll_into_view_if_needed()  # the images are loading='lazy'
+        loaded = img.evaluate("""el => new Promise(resolve => {
+                                   const done = () => resolve(el.naturalWidth > 0);
+                                   if (el.complete) return done();
+                                   el.addEventListener('load', done, {once: true});
+                                   el.addEventListener('error', done, {once: true});
+                                 })""")
+        assert loaded, f"card {i + 1}'s image did not load (naturalWidth 0): src={src[:160]!r}"
 
     page.locator("#chips label").first.wait_for()
     active = chips(page)
