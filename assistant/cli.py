@@ -128,11 +128,15 @@ def _cmd_serve(args, settings) -> int:
 
 
 def _cmd_eval(args, settings) -> int:
+    from pathlib import Path
+
     from assistant.core import Assistant
     from assistant.evaluation import run_eval
 
     queries = args.queries or settings.data_dir / "fashion-queries" / "query.csv"
     labels = args.labels or settings.data_dir / "fashion-queries" / "label.csv"
+    if args.json and not Path(args.json).resolve().parent.is_dir():
+        raise ShopperError(f"cannot write {args.json}: its folder does not exist")
     report = run_eval(Assistant(settings, progress=True), queries, labels, catalog=args.catalog,
                       products=args.products, modes=args.modes, split=args.split, k=args.k,
                       limit=args.limit, progress=lambda msg: print(msg, file=sys.stderr))

@@ -55,7 +55,8 @@ class Assistant:
         return "".join(c if c.isprintable() else " " for c in text)
 
     def search(self, query: str | ParsedQuery, catalog: str | None = None, k: int | None = None,
-               mode: str = "smart", filters: Filters | None = None) -> SearchResponse:
+               mode: str = "smart", filters: Filters | None = None,
+               strict: bool = False) -> SearchResponse:
         """Ranked, explained results for one query."""
         if mode not in MODES:
             raise ShopperError(f"Unknown ranking mode '{mode}'. Use one of: {', '.join(MODES)}.")
@@ -64,6 +65,6 @@ class Assistant:
             raise ShopperError(f"k must be between 1 and {self.settings.max_k}.")
         if isinstance(query, str):
             query = self.validate_text(query)
-        response = self.engine(catalog).search(query, k=k, mode=mode, filters=filters)
+        response = self.engine(catalog).search(query, k=k, mode=mode, filters=filters, strict=strict)
         explain_all(response.results)
         return response

@@ -14,6 +14,8 @@ def explain(result: Result) -> str:
         parts.append("matches " + ", ".join(f"'{w}'" for w in result.matched_words[:4]))
     if result.matched_attributes:
         parts.append("is " + ", ".join(result.matched_attributes[:5]))
+    if result.missed_attributes:
+        parts.append("close alternative (not " + ", not ".join(result.missed_attributes[:3]) + ")")
     if result.dense_score is not None and (result.dense_rank or 999) <= 50:
         strength = "close in meaning" if result.dense_score >= STRONG_SEMANTIC else "related in meaning"
         parts.append(f"{strength} ({result.dense_score:.2f})")

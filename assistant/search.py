@@ -23,6 +23,8 @@ FACET_ORDER = ("category", "color", "brand", "gender", "occasion", "material")
 RELAX_ORDER = ("occasions", "materials", "brands", "colors", "genders", "categories")
 FILTER_FIELDS = {"categories": "category", "colors": "color", "brands": "brand",
                  "genders": "gender", "occasions": "occasion", "materials": "material"}
+PREFERENCE_WEIGHTS = {"category": 8.0, "gender": 2.0, "color": 2.0, "brand": 2.0,
+                      "occasion": 1.0, "material": 1.0}
 INCLUSIVE_GENDERS = {"Men": ("Unisex",), "Women": ("Unisex",), "Boys": ("Unisex",), "Girls": ("Unisex",)}
 
 
@@ -78,6 +80,8 @@ class Result:
     dense_score: float | None = None
     matched_words: list[str] = field(default_factory=list)
     matched_attributes: list[str] = field(default_factory=list)
+    missed_attributes: list[str] = field(default_factory=list)
+    exact: bool = True
     why: str = ""
 
     def to_dict(self) -> dict:
@@ -90,7 +94,8 @@ class Result:
             "signals": {"keyword_rank": self.keyword_rank, "keyword_score": _round(self.keyword_score),
                         "dense_rank": self.dense_rank, "dense_score": _round(self.dense_score),
                         "matched_words": self.matched_words,
-                        "matched_attributes": self.matched_attributes},
+                        "matched_attributes": self.matched_attributes,
+                        "missed_attributes": self.missed_attributes, "exact": self.exact},
         }
 
 
@@ -109,6 +114,8 @@ class SearchResponse:
     facets: dict[str, list[tuple[str, int]]]
     relaxed: list[str] = field(default_factory=list)
     mode: str = "smart"
+    preferences: Filters = field(default_factory=Filters)
+    exact_total: int = 0
 
 
 def rrf(rankings: list[list[int]], k: int = 60) -> dict[int, float]:
@@ -198,45 +205,72 @@ class SearchEngine:
 
     # ------------------------------------------------------------------ search
     def search(self, query: str | ParsedQuery, k: int = 10, mode: str = "smart",
-               filters: Filters | None = None, query_vector: np.ndarray | None = None) -> SearchResponse:
-        """Rank products for a query. `filters` (from chips or flags) add to what the text implies."""
+               filters: Filters | None = None, query_vector: np.ndarray | None = None,
+               strict: bool = False) -> SearchResponse:
+        """Rank products for a query.
+
+        `filters` (chips, CLI flags) are hard. Attributes the text implies ("black", "heels",
+        "for women") are preferences in `smart` mode: products meeting all of them come first,
+        then those meeting the most important ones (type before gender/colour), so a rare
+        combination still shows close alternatives. `strict=True` makes them hard as well.
+        Price bounds and negations in the text are always hard.
+        """
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
         parsed = query if isinstance(query, ParsedQuery) else parse(query, self.vocab if mode == "smart" else None)
-        active = Filters.from_parsed(parsed)  # without a vocabulary: only price and negations
+        implied = Filters.from_parsed(parsed)  # without a vocabulary: only price and negations
+        hard = Filters(implied.price_min, implied.price_max, exclude=list(implied.exclude))
+        soft = Filters(**{f: list(getattr(implied, f)) for f in FILTER_FIELDS})
+        if strict:
+            hard, soft = implied, Filters()
         if filters is not None:
-            active = merge_filters(active, filters)
+            hard = merge_filters(hard, filters)
+        preferred = merge_filters(hard, soft)
         text = parsed.original if mode != "smart" else (parsed.text or parsed.original)
-        mask, relaxed = self._mask_with_relaxation(active)
+        hard_mask, relaxed = self._mask_with_relaxation(hard)
         for name in relaxed:
-            setattr(active, name, [])
-        use_mask = None if active.is_empty() else mask
+            setattr(hard, name, [])
+        preferred = merge_filters(hard, soft)
         limit = max(self.candidate_k, k)
 
-        kw_rank: list[int] = []
-        dense_rank: list[int] = []
+        # candidate pools: products meeting every preference, the type alone, and the hard filters
+        pools = [None if hard.is_empty() else hard_mask]
+        if not soft.is_empty():
+            pools.insert(0, self.mask(preferred))
+            if soft.categories and any(getattr(soft, f) for f in FILTER_FIELDS if f != "categories"):
+                pools.insert(1, self.mask(merge_filters(hard, Filters(categories=soft.categories))))
+        kw_lists: list[list[int]] = []
+        dense_lists: list[list[int]] = []
         kw_scores = None
         dense_scores: dict[int, float] = {}
-        if mode in ("keyword", "hybrid", "smart"):
-            kw_rank, kw_scores = self.keyword_ranking(text, use_mask, limit)
-        if mode in ("dense", "hybrid", "smart") and text.strip():
-            if query_vector is None:
-                query_vector = self.encoder.encode_queries([text])[0]
-            dense_rank, dense_scores = self.dense_ranking(query_vector, use_mask, limit)
-        if mode == "keyword":
-            fused = {d: 1.0 / (self.rrf_k + r) for r, d in enumerate(kw_rank, 1)}
-        elif mode == "dense":
-            fused = {d: 1.0 / (self.rrf_k + r) for r, d in enumerate(dense_rank, 1)}
-        else:
-            fused = rrf([kw_rank, dense_rank], self.rrf_k)
-        if not fused and use_mask is not None and not text.strip():
-            fused = {int(i): float(self.ratings[i]) for i in np.flatnonzero(mask)[: limit]}
+        if mode in ("dense", "hybrid", "smart") and text.strip() and query_vector is None:
+            query_vector = self.encoder.encode_queries([text])[0]
+        for pool in pools:
+            if pool is not None and not pool.any():
+                continue
+            if mode in ("keyword", "hybrid", "smart"):
+                ranking, kw_scores = self.keyword_ranking(text, pool, limit)
+                kw_lists.append(ranking)
+            if mode in ("dense", "hybrid", "smart") and text.strip():
+                ranking, scores = self.dense_ranking(query_vector, pool, limit)
+                dense_lists.append(ranking)
+                dense_scores.update(scores)
+        fused = rrf(kw_lists + dense_lists, self.rrf_k)
+        if not fused and not text.strip():  # filters only: best rated first
+            base = pools[0] if pools[0] is not None else self._all
+            fused = {int(i): float(self.ratings[i]) / 1e3 for i in np.flatnonzero(base)[:limit]}
 
-        order = sorted(fused, key=lambda d: (-fused[d], d))
+        weight = {d: self._preference_weight(self.products[d], soft) for d in fused}
+        order = sorted(fused, key=lambda d: (-weight[d], -fused[d], d))
         order = self._apply_sort(order, parsed.sort)
-        kw_pos = {d: r for r, d in enumerate(kw_rank, 1)}
-        dense_pos = {d: r for r, d in enumerate(dense_rank, 1)}
+        kw_pos = {d: r for r, d in enumerate(kw_lists[0], 1)} if kw_lists else {}
+        dense_pos = {d: r for r, d in enumerate(dense_lists[0], 1)} if dense_lists else {}
+        for lists, pos in ((kw_lists, kw_pos), (dense_lists, dense_pos)):
+            for ranking in lists[1:]:
+                for r, d in enumerate(ranking, 1):
+                    pos.setdefault(d, r)
         qwords = {stem(w) for w in words(text)}
+        full = self._preference_weight(None, soft)
         results = []
         for rank, doc in enumerate(order[:k], start=1):
             product = self.products[doc]
@@ -246,11 +280,35 @@ class SearchEngine:
                 keyword_score=None if kw_scores is None or doc not in kw_pos else float(kw_scores[doc]),
                 dense_score=dense_scores.get(doc),
                 matched_words=sorted(qwords & set(tokenize(product.search_text()))),
-                matched_attributes=_satisfied(product, active),
+                matched_attributes=_satisfied(product, preferred),
+                missed_attributes=_missed(product, soft),
+                exact=weight[doc] >= full,
             ))
         facets = self.facet_counts(order)
-        return SearchResponse(parsed, active, results, total=len(order), facets=facets,
-                              relaxed=relaxed, mode=mode)
+        exact_total = sum(1 for d in order if weight[d] >= full)
+        if not exact_total and results:  # nothing met every implied attribute: say which gave way
+            relaxed += [f for f in FILTER_FIELDS if getattr(soft, f) and
+                        not set(getattr(soft, f)) & set(_facet_values(results[0].product, FILTER_FIELDS[f]))]
+        return SearchResponse(parsed, hard, results, total=len(order), facets=facets,
+                              relaxed=relaxed, mode=mode, preferences=soft, exact_total=exact_total)
+
+    @staticmethod
+    def _preference_weight(product: Product | None, soft: Filters) -> float:
+        """How much of what the shopper implied a product meets (None: the maximum possible)."""
+        total = 0.0
+        for fname, facet in FILTER_FIELDS.items():
+            wanted = getattr(soft, fname)
+            if not wanted:
+                continue
+            if product is None:
+                total += PREFERENCE_WEIGHTS[facet]
+                continue
+            allowed = set(wanted)
+            if facet == "gender":
+                allowed |= {g for v in wanted for g in INCLUSIVE_GENDERS.get(v, ())}
+            if allowed & set(_facet_values(product, facet)):
+                total += PREFERENCE_WEIGHTS[facet]
+        return total
 
     def _mask_with_relaxation(self, filters: Filters) -> tuple[np.ndarray, list[str]]:
         """Apply filters; if nothing survives, drop the least important attribute filters in turn."""
@@ -328,6 +386,18 @@ def _satisfied(p: Product, filters: Filters) -> list[str]:
         out.append(f"${p.price:g}")
     out += [f"not {e}" for e in filters.exclude]
     return list(dict.fromkeys(out))
+
+
+def _missed(p: Product, soft: Filters) -> list[str]:
+    """Implied attributes this product does not have, e.g. ["Red"] for a blue dress."""
+    out = []
+    for fname, facet in FILTER_FIELDS.items():
+        wanted = getattr(soft, fname)
+        allowed = set(wanted) | ({g for v in wanted for g in INCLUSIVE_GENDERS.get(v, ())}
+                                 if facet == "gender" else set())
+        if wanted and not allowed & set(_facet_values(p, facet)):
+            out.append(" or ".join(wanted))
+    return out
 
 
 def _year(p: Product) -> int:

@@ -37,14 +37,29 @@ def test_every_demo_product_is_found_by_its_own_title(assistant, demo):
     assert len(misses) <= len(sample) // 20, misses
 
 
-def test_results_satisfy_price_colour_and_category_filters(assistant, demo):
-    response = assistant.search("grey sofa under $1000", catalog="demo", k=20)
+def _is_grey_sofa(p) -> bool:
+    return "grey" in [c.lower() for c in p.colors] and "Sofas" in p.category
+
+
+def test_strict_results_satisfy_price_colour_and_category_filters(assistant, demo):
+    response = assistant.search("grey sofa under $1000", catalog="demo", k=20, strict=True)
     assert response.results
     assert response.filters.price_max == 1000
     for r in response.results:
-        assert r.product.price <= 1000
-        assert "grey" in [c.lower() for c in r.product.colors]
-        assert "Sofas" in r.product.category
+        assert r.product.price <= 1000 and _is_grey_sofa(r.product)
+
+
+def test_implied_attributes_rank_exact_matches_first_then_alternatives(assistant, demo):
+    response = assistant.search("grey sofa under $1000", catalog="demo", k=20)
+    exact = [_is_grey_sofa(r.product) for r in response.results]
+    n_exact = sum(1 for p in demo.products if _is_grey_sofa(p) and p.price <= 1000)
+    assert 0 < n_exact < 20 and response.exact_total == n_exact
+    assert exact == [True] * n_exact + [False] * (20 - n_exact)  # exact first, then alternatives
+    assert all(r.product.price <= 1000 for r in response.results)  # price stays a hard filter
+    alternatives = response.results[n_exact:]
+    assert all("Sofas" in r.product.category for r in alternatives[:3])  # same type before other types
+    assert all(not r.exact and r.missed_attributes and "close alternative (not" in r.why
+               for r in alternatives)
 
 
 def test_negation_removes_matching_products(assistant, demo):
@@ -75,7 +90,7 @@ def test_facets_count_the_result_set(assistant, demo):
 
 
 def test_results_carry_reasons_and_signals(assistant, demo):
-    response = assistant.search("red running shoes under $50", catalog="demo", k=5)
+    response = assistant.search("red running shoes under $50", catalog="demo", k=3)
     assert response.results
     for r in response.results:
         d = r.to_dict()
@@ -92,10 +107,12 @@ def test_sort_cheapest_orders_by_price(assistant, demo):
 
 
 def test_impossible_filters_are_relaxed_and_reported(assistant, demo):
-    response = assistant.search("purple sofa", catalog="demo", k=5)
     if any("purple" in p.colors and "Sofas" in p.category for p in demo.products):
         pytest.skip("demo catalog has a purple sofa")
-    assert response.results and response.relaxed == ["colors"]
+    for strict in (False, True):
+        response = assistant.search("purple sofa", catalog="demo", k=5, strict=strict)
+        assert response.results and response.relaxed == ["colors"]
+        assert all("Sofas" in r.product.category for r in response.results)
 
 
 def test_bad_input_gives_shopper_messages(assistant, demo):
