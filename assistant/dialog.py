@@ -47,7 +47,7 @@ class Conversation:
     def handle(self, message: str) -> Reply:
         message = self.assistant.validate_text(message)
         engine = self.assistant.engine(self.catalog)
-        parsed = parse(message, engine.vocab)
+        parsed = engine.parse(message)
         if parsed.intent == "greeting":
             return Reply(HELP)
         if parsed.intent == "reset":

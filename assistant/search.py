@@ -16,7 +16,7 @@ from assistant.encoders import TextEncoder
 from assistant.index import CatalogIndex
 from assistant.text import stem, tokenize, words
 from assistant.understand import ParsedQuery, parse
-from assistant.vocabulary import Vocabulary
+from assistant.vocabulary import CategoryMatcher, Vocabulary
 
 MODES = ("keyword", "dense", "hybrid", "smart")
 FACET_ORDER = ("category", "color", "brand", "gender", "occasion", "material")
@@ -116,6 +116,8 @@ class SearchResponse:
     mode: str = "smart"
     preferences: Filters = field(default_factory=Filters)
     exact_total: int = 0
+    # photo queries: attribute -> [(value, probability)] recognised in the photo, best first
+    recognised: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
 
 
 def rrf(rankings: list[list[int]], k: int = 60) -> dict[int, float]:
@@ -138,6 +140,7 @@ class SearchEngine:
         self.candidate_k = candidate_k
         self.rrf_k = rrf_k
         self.vocab = Vocabulary.from_products(self.products)
+        self._matcher: CategoryMatcher | None = None
         n = len(self.products)
         self.prices = np.array([np.nan if p.price is None else p.price for p in self.products])
         self.ratings = np.array([0.0 if p.rating is None else p.rating for p in self.products])
@@ -150,6 +153,19 @@ class SearchEngine:
             self.postings[facet] = {v: np.array(ids, dtype=np.int64) for v, ids in lists.items()}
         self._exclusion_tokens = [set(tokenize(_exclusion_text(p))) for p in self.products]
         self._all = np.ones(n, dtype=bool)
+
+    @property
+    def matcher(self) -> CategoryMatcher:
+        """Semantic product-type matcher, built on first use from the index's vectors."""
+        if self._matcher is None:
+            n = self.index.dense.ntotal
+            vectors = self.index.dense.reconstruct_n(0, n) if n else np.zeros((0, self.encoder.dim))
+            self._matcher = CategoryMatcher.from_catalog(self.encoder, self.products, vectors)
+        return self._matcher
+
+    def parse(self, text: str) -> ParsedQuery:
+        """Understand a message with this catalog's vocabulary and product types."""
+        return parse(text, self.vocab, self.matcher)
 
     # ------------------------------------------------------------------ filters
     def mask(self, filters: Filters) -> np.ndarray:
@@ -217,7 +233,8 @@ class SearchEngine:
         """
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
-        parsed = query if isinstance(query, ParsedQuery) else parse(query, self.vocab if mode == "smart" else None)
+        parsed = query if isinstance(query, ParsedQuery) else (
+            self.parse(query) if mode == "smart" else parse(query))
         implied = Filters.from_parsed(parsed)  # without a vocabulary: only price and negations
         hard = Filters(implied.price_min, implied.price_max, exclude=list(implied.exclude))
         soft = Filters(**{f: list(getattr(implied, f)) for f in FILTER_FIELDS})

@@ -143,8 +143,15 @@ def _match_vocabulary(tokens: list[str], parsed: ParsedQuery, vocab: Vocabulary)
     """Greedy longest n-gram match, then fuzzy single words; returns which tokens were used."""
     used = [False] * len(tokens)
     stems = [stem(t) for t in tokens]
+    spans: list[tuple[int, int, str]] = []
     i = 0
     while i < len(tokens):
+        # a compound written as two words ("sun glasses", "sweat shirt")
+        if i + 1 < len(tokens) and not vocab.lookup(stems[i]) and vocab.lookup(stem(tokens[i] + tokens[i + 1])):
+            _apply(parsed, vocab.lookup(stem(tokens[i] + tokens[i + 1])), f"{tokens[i]} {tokens[i + 1]}")
+            used[i:i + 2] = [True, True]
+            i += 2
+            continue
         for n in range(min(MAX_NGRAM, len(tokens) - i), 0, -1):
             key = " ".join(stems[i:i + n])
             hits = vocab.lookup(key)
@@ -180,6 +187,28 @@ def _apply(parsed: ParsedQuery, hits: list[tuple[str, str]], words_seen: str) ->
     parsed.matched[words_seen] = ", ".join(f"{f}={v}" for f, v in hits)
 
 
+def _semantic_category(tokens: list[str], used: list[bool], parsed: ParsedQuery,
+                       vocab: Vocabulary, matcher) -> None:
+    """Name the product type from the words that are not colour/gender/occasion/brand words,
+    when the vocabulary found no type, or found types in several separate words ("dress shoes")."""
+    non_type = {w for phrase, hit in parsed.matched.items() if "category=" not in hit for w in phrase.split()}
+    type_spans = [phrase for phrase, hit in parsed.matched.items() if "category=" in hit]
+    content = [t for t, u in zip(tokens, used) if t not in STOPWORDS and t not in non_type
+               and not t.isdigit() and (u or t not in vocab.known_words or not parsed.categories)]
+    if not content:
+        return
+    refining = bool(parsed.categories) and len(type_spans) < 2
+    if refining and all(u for u in used if u) and all(t in " ".join(type_spans).split() for t in content):
+        return  # the type was named in plain catalog words: nothing to add
+    hits = matcher.match(" ".join(content))
+    if refining:  # "jogging shoes": keep only narrower types of what was named ("Shoes")
+        named = set(parsed.categories)
+        hits = [(n, s) for n, s in hits if n not in named and vocab.ancestors.get(n, set()) & named]
+    if hits:
+        parsed.categories[:] = [name for name, _ in hits]
+        parsed.matched[" ".join(content)] = ", ".join(f"category={n}" for n, _ in hits) + " (by meaning)"
+
+
 def detect_intent(text: str) -> str:
     folded = fold(text)
     for name, pattern in INTENT_PATTERNS:
@@ -188,7 +217,7 @@ def detect_intent(text: str) -> str:
     return "refine" if REFINE_START.match(folded) else "search"
 
 
-def parse(query: str, vocab: Vocabulary | None = None) -> ParsedQuery:
+def parse(query: str, vocab: Vocabulary | None = None, matcher=None) -> ParsedQuery:
     """Parse one message. Without a vocabulary only price, sort, negation and intent are found."""
     parsed = ParsedQuery(original=query, intent=detect_intent(query))
     text = fold(query)
@@ -198,7 +227,9 @@ def parse(query: str, vocab: Vocabulary | None = None) -> ParsedQuery:
     text = _segment_cjk(text, vocab)
     tokens = words(text)
     if vocab is not None:
-        _match_vocabulary(tokens, parsed, vocab)
+        used = _match_vocabulary(tokens, parsed, vocab)
+        if matcher is not None:
+            _semantic_category(tokens, used, parsed, vocab, matcher)
     # a facet value the shopper excluded must not also be a filter ("shoes not black")
     excluded_keys = {" ".join(stem(w) for w in e.split()) for e in parsed.exclude}
     for facet_field in FACET_FIELDS.values():

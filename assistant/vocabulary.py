@@ -4,6 +4,7 @@ plus everyday synonyms mapped onto it, so query understanding speaks the store's
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+import numpy as np
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -116,6 +117,7 @@ class Vocabulary:
     heads: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     parts: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     known_words: set[str] = field(default_factory=set)
+    ancestors: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
 
     @classmethod
     def from_products(cls, products: Iterable[Product]) -> "Vocabulary":
@@ -123,6 +125,8 @@ class Vocabulary:
         for p in products:
             for level in p.category:
                 vocab.values["category"][level] += 1
+            if p.category:
+                vocab.ancestors[p.category[-1]].update(p.category)
             for colour in p.colors:
                 vocab.values["color"][colour] += 1
             for facet, value in (("brand", p.brand), ("gender", p.gender),
@@ -184,3 +188,44 @@ class Vocabulary:
                 forms.setdefault(key, key)
                 forms.setdefault(key + "s", key)
         return forms
+
+
+class CategoryMatcher:
+    """Names a product type from words the vocabulary does not know ("jogging shoes",
+    "brassiere", "slacks"): the phrase's embedding is compared with each leaf category's
+    prototype (its name's embedding plus the centroid of its products' embeddings)."""
+
+    MIN_SCORE = 0.6
+    TIE_MARGIN = 0.03
+
+    def __init__(self, encoder, names: list[str], prototypes: np.ndarray) -> None:
+        self.encoder, self.names, self.prototypes = encoder, names, prototypes
+        self._cache: dict[str, list[tuple[str, float]]] = {}
+
+    @classmethod
+    def from_catalog(cls, encoder, products: list[Product], vectors: np.ndarray) -> "CategoryMatcher":
+        names = sorted({p.category[-1] for p in products if p.category})
+        index = {n: i for i, n in enumerate(names)}
+        centroids = np.zeros((len(names), vectors.shape[1]), dtype=np.float32)
+        for p, v in zip(products, vectors):
+            if p.category:
+                centroids[index[p.category[-1]]] += v
+        centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-9)
+        protos = centroids + encoder.encode_documents(names)
+        protos /= np.maximum(np.linalg.norm(protos, axis=1, keepdims=True), 1e-9)
+        return cls(encoder, names, protos.astype(np.float32))
+
+    def match(self, phrase: str) -> list[tuple[str, float]]:
+        """Categories whose prototype is close to the phrase (best first); empty if none is."""
+        phrase = phrase.strip()
+        if not phrase:
+            return []
+        if phrase not in self._cache:
+            scores = self.prototypes @ self.encoder.encode_queries([phrase])[0]
+            best = float(scores.max())
+            keep = np.flatnonzero(scores >= max(self.MIN_SCORE, best - self.TIE_MARGIN))
+            self._cache[phrase] = sorted(((self.names[i], float(scores[i])) for i in keep),
+                                         key=lambda x: -x[1])
+            if len(self._cache) > 10_000:
+                self._cache.pop(next(iter(self._cache)))
+        return self._cache[phrase]
