@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 
+from assistant.answers import answer_question, compare, describe, referenced_positions
 from assistant.core import Assistant
 from assistant.errors import ShopperError
 from assistant.search import FILTER_FIELDS, Filters, SearchResponse, merge_filters
@@ -34,6 +36,8 @@ class Conversation:
     filters: Filters = field(default_factory=Filters)
     sort: str | None = None
     last: SearchResponse | None = None
+    shopper_id: str | None = None  # anonymous history id (assistant/shopper.py); None until used
+    focus: int | None = None  # 1-based position of the product last talked about
 
     def reset(self) -> None:
         self.text, self.filters, self.sort, self.last = "", Filters(), None, None
@@ -53,6 +57,13 @@ class Conversation:
         if parsed.intent == "reset":
             self.reset()
             return Reply("Starting over. What are you looking for?")
+        if (parsed.intent == "search" and self.last is not None and message.rstrip().endswith("?")
+                and re.match(r"^\s*(how|what|is|are|does|do|can|which)\b", message.lower())):
+            parsed.intent = "question"  # "how many seats?" after results asks about them
+        if parsed.intent in ("question", "compare", "more_like"):
+            reply = self._about_results(message, parsed.intent)
+            if reply is not None:
+                return reply
         refining = self.last is not None and (
             parsed.intent == "refine" or (not self._content_words(parsed) and not parsed.categories))
         if refining:
@@ -76,6 +87,37 @@ class Conversation:
         response = self.assistant.search(query, catalog=self.catalog, filters=self.filters)
         self.last = response
         return Reply(self._summary(response, refining), response, response.filters.describe())
+
+    def _about_results(self, message: str, intent: str) -> Reply | None:
+        """Questions, descriptions, comparisons and "more like" about the results on screen."""
+        if self.last is None or not self.last.results:
+            if intent == "question" and not referenced_positions(message):
+                return None  # a plain question-shaped search ("what shoes go with jeans")
+            return Reply("Search for something first; then ask about the results by number, "
+                         "e.g. \"tell me about the first one\".")
+        shown = self.last.results
+        positions = [len(shown) if p == -1 else p for p in referenced_positions(message)]
+        bad = [p for p in positions if not 1 <= p <= len(shown)]
+        if bad:
+            return Reply(f"I only showed {len(shown)} results; pick a number from 1 to {len(shown)}.",
+                         self.last, self.last.filters.describe())
+        if intent == "compare":
+            if len(positions) < 2:
+                return Reply("Tell me which results to compare, e.g. \"compare 1 and 3\".",
+                             self.last, self.last.filters.describe())
+            return Reply(compare([shown[p - 1].product for p in positions]), self.last,
+                         self.last.filters.describe())
+        position = positions[0] if positions else (self.focus or 1)
+        self.focus = position
+        product = shown[position - 1].product
+        if intent == "more_like":
+            engine = self.assistant.engine(self.catalog)
+            response = engine.similar(product.id, k=self.assistant.settings.default_k, filters=self.filters)
+            self.last = response
+            return Reply(f"More like “{product.title}”:", response, response.filters.describe())
+        if re.match(r"^\s*(tell me (more )?about|describe|details|more about)\b", message.lower()):
+            return Reply(describe(product), self.last, self.last.filters.describe())
+        return Reply(answer_question(product, message), self.last, self.last.filters.describe())
 
     @staticmethod
     def _wants_cheaper(message: str) -> bool:

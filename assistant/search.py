@@ -163,6 +163,15 @@ class SearchEngine:
             self._matcher = CategoryMatcher.from_catalog(self.encoder, self.products, vectors)
         return self._matcher
 
+    def query_vector(self, text: str) -> np.ndarray:
+        """The query's embedding, cached: refinement turns re-use the unchanged text's vector."""
+        cache = self.__dict__.setdefault("_vectors", {})
+        if text not in cache:
+            if len(cache) >= 4096:
+                cache.pop(next(iter(cache)))
+            cache[text] = self.encoder.encode_queries([text])[0]
+        return cache[text]
+
     def parse(self, text: str) -> ParsedQuery:
         """Understand a message with this catalog's vocabulary and product types."""
         return parse(text, self.vocab, self.matcher)
@@ -261,7 +270,7 @@ class SearchEngine:
         kw_scores = None
         dense_scores: dict[int, float] = {}
         if mode in ("dense", "hybrid", "smart") and text.strip() and query_vector is None:
-            query_vector = self.encoder.encode_queries([text])[0]
+            query_vector = self.query_vector(text)
         for pool in pools:
             if pool is not None and not pool.any():
                 continue
@@ -326,6 +335,28 @@ class SearchEngine:
             if allowed & set(_facet_values(product, facet)):
                 total += PREFERENCE_WEIGHTS[facet]
         return total
+
+    def position(self, product_id: str) -> int:
+        if not hasattr(self, "_positions"):
+            self._positions = {p.id: i for i, p in enumerate(self.products)}
+        return self._positions[product_id]
+
+    def similar(self, product_id: str, k: int = 10, filters: Filters | None = None) -> SearchResponse:
+        """More like one product: its embedding's nearest neighbours that meet the filters."""
+        doc = self.position(product_id)
+        hard = filters or Filters()
+        mask = self.mask(hard)
+        mask[doc] = False
+        vector = self.index.dense.reconstruct(doc)
+        ranking, scores = self.dense_ranking(vector, mask, k)
+        source = self.products[doc]
+        results = [Result(product=self.products[d], score=scores[d], rank=r, dense_rank=r,
+                          dense_score=scores[d], matched_attributes=_satisfied(self.products[d], hard),
+                          why=f"Similar to “{source.title}” ({scores[d]:.2f}).")
+                   for r, d in enumerate(ranking, 1)]
+        parsed = ParsedQuery(original=f"more like {source.title}", text=source.title, intent="more_like")
+        return SearchResponse(parsed, hard, results, total=len(results),
+                              facets=self.facet_counts(ranking), mode="similar")
 
     def _mask_with_relaxation(self, filters: Filters) -> tuple[np.ndarray, list[str]]:
         """Apply filters; if nothing survives, drop the least important attribute filters in turn."""

@@ -48,6 +48,15 @@ INTENT_PATTERNS: list[tuple[str, re.Pattern]] = [
     ("recommend", re.compile(r"\b(?:recommend|suggest|for you|what should i|surprise me|similar to what i)\b")),
     ("more_like", re.compile(r"\b(?:more like|similar to|like the)\b.*\b(?:first|second|third|fourth|fifth|last|one|\d)\b")),
 ]
+SIZE_PATTERNS = [
+    re.compile(r"\b\d+(?:\.\d+)?\s*(?:x|by|×)\s*\d+(?:\.\d+)?(?:\s*(?:ft|feet|foot|in|inch(?:es)?|cm|m)\b)?"),
+    re.compile(r"\b\d+(?:\.\d+)?(?:\s*(?:-|\s)?\s*(?:inch(?:es)?|in\b|\"|''|ft\b|feet|foot|cm\b|mm\b|meters?\b))"),
+    re.compile(r"\b(?:twin|full|queen|king|california king|cal king)(?:\s*size)?\b"),
+    re.compile(r"\bsize\s*(?:xxs|xs|s|m|l|xl|xxl|xxxl|\d{1,2}(?:\.5)?)\b"),
+    re.compile(r"\b(?:xxs|xs|xl|xxl|xxxl)\b"),
+    re.compile(r"\b\d\s*(?:-\s*)?(?:seat(?:er)?s?|person|piece|drawers?)\b"),
+]
+IMITATION = frozenset("faux vegan imitation fake artificial synthetic pleather".split())
 REFINE_START = re.compile(r"^\s*(?:in|only|just|but|and|with|without|not|no|under|over|below|above|cheaper|less|more|make it|same|instead|now|what about|how about|any)\b")
 
 
@@ -66,6 +75,7 @@ class ParsedQuery:
     genders: list[str] = field(default_factory=list)
     occasions: list[str] = field(default_factory=list)
     exclude: list[str] = field(default_factory=list)
+    sizes: list[str] = field(default_factory=list)
     sort: str | None = None
     intent: str = "search"
     matched: dict[str, str] = field(default_factory=dict)  # query words -> "facet=value"
@@ -155,6 +165,8 @@ def _match_vocabulary(tokens: list[str], parsed: ParsedQuery, vocab: Vocabulary)
         for n in range(min(MAX_NGRAM, len(tokens) - i), 0, -1):
             key = " ".join(stems[i:i + n])
             hits = vocab.lookup(key)
+            if i > 0 and tokens[i - 1] in IMITATION:  # "faux leather" is not leather
+                hits = [(f, v) for f, v in hits if f != "material"]
             if hits:
                 _apply(parsed, hits, " ".join(tokens[i:i + n]))
                 used[i:i + n] = [True] * n
@@ -172,6 +184,8 @@ def _match_vocabulary(tokens: list[str], parsed: ParsedQuery, vocab: Vocabulary)
             continue
         guesses = [g for t in {token, tokens[i]} for g in
                    process.extract(t, candidates, scorer=fuzz.ratio, score_cutoff=FUZZY_MIN_SCORE, limit=5)]
+        # gender words are short and common in every language: never guess them from a typo
+        guesses = [g for g in guesses if any(f != "gender" for f, _ in vocab.lookup(forms[g[0]]))]
         if guesses:
             best = max(guesses, key=lambda g: (g[1], vocab.frequency(forms[g[0]])))
             _apply(parsed, vocab.lookup(forms[best[0]]), tokens[i])
@@ -222,6 +236,11 @@ def parse(query: str, vocab: Vocabulary | None = None, matcher=None) -> ParsedQu
     parsed = ParsedQuery(original=query, intent=detect_intent(query))
     text = fold(query)
     text = _take_prices(text, parsed)
+    for pattern in SIZE_PATTERNS:
+        for m in pattern.finditer(text):
+            size = re.sub(r"\s+", " ", m.group(0)).strip()
+            if size and not any(size in s for s in parsed.sizes):
+                parsed.sizes.append(size)
     text = _take_sort(text, parsed)
     text = _take_negations(text, parsed, vocab)
     text = _segment_cjk(text, vocab)

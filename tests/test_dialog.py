@@ -60,3 +60,48 @@ def test_greeting_and_empty_messages(assistant, demo):
         conv.handle("  ")
     with pytest.raises(ShopperError):
         conv.remove_chip("grey")
+
+
+def _numbers(text: str) -> set[str]:
+    import re
+    return set(re.findall(r"\d+(?:\.\d+)?", text))
+
+
+def test_product_questions_are_grounded_in_the_record(assistant, demo):
+    conv = Conversation(assistant, catalog="demo")
+    conv.handle("grey sofa")
+    first = conv.last.results[0].product
+    record = first.model_dump_json()
+    for question in ("how wide is the first one?", "how deep is it?", "what does it cost?",
+                     "is it machine washable?", "tell me about the first one", "how many seats?"):
+        reply = conv.handle(question)
+        assert first.title in reply.message, question
+        for number in _numbers(reply.message):
+            assert number in record, (question, number, reply.message)
+    width = first.attributes.get("width")
+    assert width and f"“{width}”" in conv.handle("how wide is the first one?").message
+    unknown = conv.handle("is the first one machine washable?").message
+    if "care" not in first.attributes:
+        assert "doesn't say" in unknown
+
+
+def test_compare_more_like_and_out_of_range(assistant, demo):
+    conv = Conversation(assistant, catalog="demo")
+    conv.handle("coffee table")
+    shown = [r.product for r in conv.last.results]
+    table = conv.handle("compare 1 and 3").message
+    assert shown[0].title in table and shown[2].title in table and "| price |" in table
+    assert "pick a number" in conv.handle("compare 1 and 40").message
+    similar = conv.handle("more like the second one")
+    ids = [r.product.id for r in similar.response.results]
+    assert shown[1].id not in ids and len(ids) >= 5
+    assert sum("Coffee Tables" in r.product.category for r in similar.response.results[:5]) >= 4
+
+
+def test_refinement_reuses_the_query_embedding(assistant, demo):
+    conv = Conversation(assistant, catalog="demo")
+    conv.handle("comfortable reading lamp")
+    cached = dict(demo.__dict__.get("_vectors", {}))
+    conv.handle("under 100")
+    conv.handle("in black")
+    assert demo.__dict__["_vectors"].keys() == cached.keys()  # no new text was encoded

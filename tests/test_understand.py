@@ -95,3 +95,72 @@ def test_demo_attributes(demo_vocab, query, expected):
 ])
 def test_intents(query, intent):
     assert parse(query).intent == intent
+
+
+# Real shopper queries from ../shared/data/wands-queries/query.csv (some lightly extended with a
+# price or negation), parsed against the demo store's vocabulary. Fields not listed must be empty.
+WANDS_REAL = [
+    ("turquoise pillows", {"categories": ["Pillows"]}),
+    ("leather chairs", {"materials": ["leather"], "categories": ["Dining Chairs"]}),
+    ("leather dining chairs", {"materials": ["leather"], "categories": ["Dining Chairs"]}),
+    ("wood coffee table set by storage", {"materials": ["wood", "oak", "walnut"], "categories": ["Coffee Tables"]}),
+    ("velvet chaise", {"materials": ["velvet"]}),
+    ("light and navy blue decorative pillow", {"colors": ["navy blue"], "categories": ["Pillows"]}),
+    ("ombre rug", {"categories": ["Rugs"]}),
+    ("outdoor welcome rug", {"categories": ["Rugs"], "occasions": ["Outdoor"]}),
+    ("rug plum", {"categories": ["Rugs"], "colors": ["purple"]}),
+    ("star wars rug", {"categories": ["Rugs"]}),
+    ("arwen table lamp", {"categories": ["Table Lamps"]}),
+    ("belchertown table lamp", {"categories": ["Table Lamps"]}),
+    ("unique coffee tables", {"categories": ["Coffee Tables"]}),
+    ("block coffee table", {"categories": ["Coffee Tables"]}),
+    ("smart coffee table", {"categories": ["Coffee Tables"]}),
+    ("auburn throw pillows", {"categories": ["Throw Pillows"]}),
+    ("sofa with ottoman", {"categories": ["Sofas"]}),
+    ("glass coffee table", {"materials": ["glass"], "categories": ["Coffee Tables"]}),
+    ("black hanging bookshelf", {"colors": ["black"]}),
+    ("royal blue counter height chairs", {"colors": ["blue"], "categories": ["Dining Chairs"]}),
+    ("turquoise chair", {"categories": ["Dining Chairs"]}),
+    ("tufted chair with gold legs", {"colors": ["gold"], "categories": ["Dining Chairs"]}),
+    ("love seat wide faux leather tuxedo arm sofa", {"categories": ["Sofas"]}),
+    ("blue faux throw with pillows", {"colors": ["blue"], "categories": ["Throw Pillows", "Pillows"]}),
+    ("white duvet cover queen", {"colors": ["white"], "categories": ["Duvet Covers"], "sizes": ["queen"]}),
+    ("8 x 10 area rug under $300", {"categories": ["Area Rugs"], "sizes": ["8 x 10"], "price_max": 300}),
+    ("grey couch without arms", {"colors": ["grey"], "categories": ["Sofas"], "exclude": ["arms"]}),
+    ("coffee table no glass", {"categories": ["Coffee Tables"], "exclude": ["glass"]}),
+    ("cofee table", {"categories": ["Coffee Tables"]}),
+    ("sofaa", {"categories": ["Sofas"]}),
+    ("gray sofa", {"colors": ["grey"], "categories": ["Sofas"]}),
+    ("cheap floor lamp", {"categories": ["Floor Lamps"], "sort": "price_asc"}),
+    ("best rated running shoes", {"categories": ["Running Shoes"], "sort": "rating_desc"}),
+    ("newest sneakers", {"categories": ["Sneakers"], "sort": "newest"}),
+    ("3-seater grey sofa between 500 and 900", {"colors": ["grey"], "categories": ["Sofas"], "sizes": ["3-seater"],
+                                                  "price_min": 500, "price_max": 900}),
+    ("red running shoes, not leather, under 50", {"colors": ["red"], "categories": ["Running Shoes"],
+                                                   "exclude": ["leather"], "price_max": 50}),
+    ("oak dining chair", {"materials": ["oak"], "categories": ["Dining Chairs"]}),
+    ("king size sheet set", {"categories": ["Sheet Sets"], "sizes": ["king size"]}),
+    ("linen duvet cover", {"materials": ["linen"], "categories": ["Duvet Covers"]}),
+    ("rattan coffee table", {"materials": ["rattan"], "categories": ["Coffee Tables"]}),
+    ("velvet sofa in green", {"materials": ["velvet"], "colors": ["green"], "categories": ["Sofas"]}),
+    ("leather handbag for women", {"materials": ["leather"], "categories": ["Handbags"], "genders": ["Women"]}),
+    ("mens denim jacket", {"materials": ["denim"], "categories": ["Jackets", "Jeans"], "genders": ["Men"]}),
+    ("silver watch for her", {"colors": ["silver"], "categories": ["Watches"], "genders": ["Women"]}),
+    ("sofa 沙发 灰色", {"categories": ["Sofas"], "colors": ["grey"]}),
+    ("sofá gris", {"colors": ["grey"], "categories": ["Sofas"]}),
+    ("800元以下的沙发", {"categories": ["Sofas"], "price_max": 800}),
+]
+CHECKED = ("colors", "materials", "categories", "brands", "genders", "occasions", "exclude", "sizes",
+           "price_min", "price_max", "sort")
+
+
+@pytest.mark.parametrize("query, expected", WANDS_REAL)
+def test_real_shopper_queries(demo_vocab, query, expected):
+    p = parse(query, demo_vocab)
+    for key in CHECKED:
+        got = getattr(p, key)
+        want = expected.get(key, [] if isinstance(got, list) else None)
+        if isinstance(got, list):
+            assert sorted(got) == sorted(want), (query, key, p)
+        else:
+            assert got == want, (query, key, p)
