@@ -23,7 +23,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="rebuild even if the index is current")
 
     p = sub.add_parser("search", help="search a catalog")
-    p.add_argument("query", help="what the shopper typed")
+    p.add_argument("query", nargs="?", default=None,
+                   help="what the shopper typed (optional with --image: e.g. \"like this but in blue\")")
+    p.add_argument("--image", metavar="PATH", help="search with a photo (docs/photos.md)")
+    p.add_argument("--audio", metavar="FILE", help="search with a spoken query: wav/mp3/ogg/webm/m4a/flac (docs/voice.md)")
+    p.add_argument("--language", help="spoken language of --audio, e.g. es (default: detect)")
     p.add_argument("--catalog", help="catalog name or path to a JSONL/CSV/WANDS file")
     p.add_argument("--k", type=int, default=None, help="number of results (default 10)")
     p.add_argument("--mode", choices=MODES, default="smart")
@@ -34,6 +38,25 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument(f"--{name}", action="append", default=[], help=f"filter on {name} (repeatable)")
 
     sub.add_parser("catalogs", help="list catalogs and their index status")
+
+    p = sub.add_parser("eval-multilingual", help="top-10 overlap of translated queries with English")
+    p.add_argument("--catalog", default="fashion")
+    p.add_argument("--file", default=None, help="TSV: en<TAB>es<TAB>zh... (default eval/multilingual.tsv)")
+    p.add_argument("--mode", choices=MODES, default="smart")
+    p.add_argument("--json", dest="json_out", default=None, help="write the report to this path")
+
+    p = sub.add_parser("parse", help="show how a message is understood (filters, intent)")
+    p.add_argument("query")
+    p.add_argument("--catalog", help="catalog whose vocabulary to use (default: the default catalog)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("transcribe", help="speech to text with Whisper (docs/voice.md)")
+    p.add_argument("file", help="a recording: wav, mp3, ogg, webm, m4a or flac")
+    p.add_argument("--language", help="spoken language, e.g. es (default: detect)")
+    p.add_argument("--task", choices=("auto", "transcribe", "translate"), help="auto = translate non-English to English")
+    p.add_argument("--backend", choices=("faster-whisper", "openai-whisper"), help="default from settings")
+    p.add_argument("--model", help="base | tiny.en | a model folder or hub name (default from settings)")
+    p.add_argument("--json", action="store_true", help="print JSON")
 
     p = sub.add_parser("serve", help="start the Gradio app")
     p.add_argument("--host", default=None)
@@ -50,6 +73,26 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, default=10, help="nDCG cutoff (default 10)")
     p.add_argument("--json", metavar="OUT", help="also write the numbers and settings to this JSON file")
     p.add_argument("--limit", type=int, help="evaluate only the first N queries of the split")
+
+    p = sub.add_parser("eval-photos", help="photo search + recognition quality on held-out catalog photos")
+    p.add_argument("--catalog", default="fashion", help="catalog name or path (default fashion)")
+    p.add_argument("--limit", type=int, help="use only the first N held-out photos as queries")
+    p.add_argument("--json", metavar="OUT", help="also write the numbers to this JSON file")
+
+    # shopper history (docs/privacy.md): recommendations, forget-me, offline recommender eval
+    p = sub.add_parser("recommend", help="recommendations for an anonymous shopper id")
+    p.add_argument("--user", required=True, help="the shopper's anonymous id (a UUID)")
+    p.add_argument("--k", type=int, default=10, help="number of recommendations (default 10)")
+    p.add_argument("--catalog", help="catalog name (default: the default catalog)")
+    p.add_argument("--method", default="hybrid", help="hybrid | knn | knn-last | cooc | popular")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p = sub.add_parser("forget", help="delete every stored event of a shopper and compact the history file")
+    p.add_argument("--user", required=True, help="the shopper's anonymous id (a UUID)")
+    p = sub.add_parser("eval-recs", help="hit-rate@10 / nDCG@10 of each recommender on sessions from judged queries")
+    p.add_argument("--catalog", default="fashion", help="catalog name (default fashion)")
+    p.add_argument("--labels", help="label.csv (default <data_dir>/fashion-queries/label.csv)")
+    p.add_argument("--sessions-per-query", type=int, default=10, help="test sessions per dev query (default 10)")
+    p.add_argument("--json", metavar="OUT", help="also write the numbers and settings to this JSON file")
     return parser
 
 
@@ -64,6 +107,7 @@ def _cmd_build(args, settings) -> int:
             try:
                 check_index(name, settings)
                 print(f"{name}: index is current ({settings.index_dir / name})", file=sys.stderr)
+                _build_photos(name, settings, args.force)
                 continue
             except IndexProblem as problem:
                 print(f"{name}: {problem}: building", file=sys.stderr)
@@ -73,6 +117,7 @@ def _cmd_build(args, settings) -> int:
               + (f", {m['skipped_count']} bad rows skipped" if m["skipped_count"] else ""), file=sys.stderr)
         for row in m["skipped_rows"][:20]:
             print(f"  skipped {row}", file=sys.stderr)
+        _build_photos(name, settings, args.force)
     return 0
 
 
@@ -84,6 +129,18 @@ def _cmd_search(args, settings) -> int:
     filters = Filters(price_min=args.price_min, price_max=args.price_max, categories=args.category,
                       colors=args.color, brands=args.brand, genders=args.gender,
                       materials=args.material, occasions=args.occasion)
+    if args.image:  # photo search (assistant/photo_eval.py)
+        from assistant.photo_eval import cmd_search_image
+
+        return cmd_search_image(assistant, args, catalog, filters)
+    heard = None
+    if args.audio:  # voice search (docs/voice.md): the transcript becomes (the start of) the query
+        heard = assistant.transcribe(args.audio, language=args.language)
+        args.query = f"{heard.text} {args.query}" if args.query else heard.text
+        if not args.json:
+            print(f"heard ({heard.language_name}, {heard.task}): {heard.text}")
+    if args.query is None:
+        raise ShopperError("Please type what you are looking for, or give a photo with --image PATH.")
     assistant.validate_text(args.query)  # fail fast, before loading models
     if args.k is not None and not 1 <= args.k <= settings.max_k:
         raise ShopperError(f"k must be between 1 and {settings.max_k}.")
@@ -94,6 +151,7 @@ def _cmd_search(args, settings) -> int:
     if args.json:
         print(json.dumps({
             "query": args.query, "catalog": catalog, "mode": response.mode, "total": response.total,
+            **({"transcript": heard.to_dict()} if heard else {}),
             "took_ms": round(elapsed * 1000, 1), "parsed": response.query.to_dict(),
             "filters": response.filters.describe(), "relaxed": response.relaxed,
             "facets": response.facets, "results": [r.to_dict() for r in response.results],
@@ -104,6 +162,54 @@ def _cmd_search(args, settings) -> int:
     for r in response.results:
         price = f"${r.product.price:,.2f}" if r.product.price is not None else "price n/a"
         print(f"{r.rank:>2}. {r.product.title}  ({r.product.leaf_category}, {price})\n    {r.why}")
+    return 0
+
+
+def _cmd_transcribe(args, settings) -> int:
+    from assistant.speech import transcribe
+
+    heard = transcribe(args.file, settings, language=args.language, task=args.task,
+                       backend=args.backend, model=args.model)
+    if args.json:
+        print(json.dumps(heard.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(heard.text)
+        print(f"({heard.language_name}, p={heard.language_probability:.2f}, {heard.task}; "
+              f"{heard.duration_s:.1f} s of audio in {heard.seconds:.2f} s)", file=sys.stderr)
+    return 0
+
+
+def _cmd_eval_multilingual(args, settings) -> int:
+    from pathlib import Path
+
+    from assistant.config import ROOT
+    from assistant.core import Assistant
+    from assistant.evaluation import run_multilingual
+
+    assistant = Assistant(settings, progress=True)
+    path = Path(args.file) if args.file else ROOT / "eval" / "multilingual.tsv"
+    report = run_multilingual(assistant, path, catalog=settings.resolve_catalog(args.catalog), mode=args.mode)
+    print(f"{report['queries']} queries, mode {report['mode']}: top-10 overlap with English")
+    for lang, value in report["overlap"].items():
+        print(f"  {lang}: {value:.3f}")
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    return 0
+
+
+def _cmd_parse(args, settings) -> int:
+    from assistant.core import Assistant
+
+    assistant = Assistant(settings, progress=True)
+    text = assistant.validate_text(args.query)
+    parsed = assistant.engine(settings.resolve_catalog(args.catalog)).parse(text)
+    data = parsed.to_dict()
+    if args.json:
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        for key, value in data.items():
+            if value not in (None, [], {}, ""):
+                print(f"{key:>10}: {value}")
     return 0
 
 
@@ -154,6 +260,25 @@ def _cmd_eval(args, settings) -> int:
     return 0
 
 
+def _build_photos(name, settings, force) -> None:
+    from assistant.photo_eval import build_photos
+
+    build_photos(name, settings, force)
+
+
+def _cmd_eval_photos(args, settings) -> int:
+    from assistant.photo_eval import cmd_eval_photos
+
+    return cmd_eval_photos(args, settings)
+
+
+def _history_command(name, args, settings) -> int:
+    from assistant import recs_eval  # recommend / forget / eval-recs live there (docs/privacy.md)
+
+    return {"recommend": recs_eval.cmd_recommend, "forget": recs_eval.cmd_forget,
+            "eval-recs": recs_eval.cmd_eval_recs}[name](args, settings)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -162,8 +287,12 @@ def main(argv: list[str] | None = None) -> int:
         for noisy in ("faiss", "sentence_transformers", "bm25s", "httpx", "transformers"):
             logging.getLogger(noisy).setLevel(logging.ERROR)
     settings = get_settings()
-    handlers = {"build": _cmd_build, "search": _cmd_search, "catalogs": _cmd_catalogs, "serve": _cmd_serve,
+    handlers = {"parse": _cmd_parse, "eval-multilingual": _cmd_eval_multilingual, "build": _cmd_build, "search": _cmd_search, "catalogs": _cmd_catalogs, "serve": _cmd_serve,
                 "eval": _cmd_eval}
+    handlers["eval-photos"] = _cmd_eval_photos
+    handlers["transcribe"] = _cmd_transcribe
+    handlers.update({name: (lambda a, s, n=name: _history_command(n, a, s))
+                     for name in ("recommend", "forget", "eval-recs")})
     try:
         return handlers[args.command](args, settings)
     except ShopperError as exc:

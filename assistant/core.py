@@ -25,6 +25,8 @@ class Assistant:
         self.progress = progress
         self._engines: dict[str, SearchEngine] = {}
         self._lock = threading.Lock()
+        self._photo_searches: dict = {}  # catalog -> PhotoSearch (docs/photos.md)
+        self._photo_lock = threading.Lock()  # a photo index build never blocks text search
 
     def catalogs(self) -> list[str]:
         return self.settings.available_catalogs()
@@ -68,3 +70,69 @@ class Assistant:
         response = self.engine(catalog).search(query, k=k, mode=mode, filters=filters, strict=strict)
         explain_all(response.results)
         return response
+
+    # ------------------------------------------------------------------ photos (docs/photos.md)
+    def photo_search(self, catalog: str | None = None, wait: bool = True):
+        """The photo search of a catalog (its photo index is built on first use); see photo_index.py.
+        `wait=False`: a shopper's request is told to come back while another thread builds it."""
+        from assistant.photo_index import PhotoSearch, ensure_photo_index, has_photos
+        from assistant.vision import load_image_encoder
+
+        name = catalog or self.default_catalog()
+        engine = self.engine(name)
+        cache = self._photo_searches
+        if name in cache:
+            return cache[name]
+        if not self._photo_lock.acquire(blocking=wait):
+            raise ShopperError("Photo search is still being prepared (the catalog's photos are being "
+                               "indexed); please try again in a few minutes, or describe the item in words.")
+        try:
+            if name not in cache:
+                if not has_photos(engine.index):
+                    raise ShopperError(f"The '{name}' catalog has no product photos, so photo search "
+                                       "isn't available there; describe the item in words instead.")
+                photos = ensure_photo_index(engine.index, self.settings, progress=self.progress)
+                encoder = load_image_encoder(self.settings.image_model, self.settings.image_weights,
+                                             self.settings.num_threads)
+                cache[name] = PhotoSearch(engine, photos, encoder)
+            return cache[name]
+        finally:
+            self._photo_lock.release()
+
+    def search_image(self, image, text: str | None = None, catalog: str | None = None,
+                     k: int | None = None, filters: Filters | None = None,
+                     drop: list[str] | None = None) -> SearchResponse:
+        """Products that look like a photo (a path, bytes, PIL image or an earlier `PhotoQuery`).
+
+        Recognised attributes come back on `response.recognised` and rank matching products
+        first; `text` ("like this but in blue") overrides them; `drop` removes some (chips).
+        """
+        from assistant.photo_index import PhotoQuery
+        from assistant.vision import load_image
+
+        k = self.settings.default_k if k is None else k
+        if not 1 <= k <= self.settings.max_k:
+            raise ShopperError(f"k must be between 1 and {self.settings.max_k}.")
+        text = self.validate_text(text) if text and text.strip() else None
+        if not isinstance(image, PhotoQuery):  # check the file before loading any model
+            image = load_image(image, max_bytes=self.settings.max_image_bytes,
+                               max_pixels=self.settings.max_image_pixels)
+        photos = self.photo_search(catalog)
+        query = image if isinstance(image, PhotoQuery) else photos.understand(image)
+        return photos.search(query, text=text, k=k, filters=filters, drop=set(drop or ()))
+
+    def understand_image(self, image, catalog: str | None = None):
+        """A photo -> `PhotoQuery` (vector + recognised attributes), so a shell can search it again
+        (e.g. after a chip is removed) without keeping the uploaded file."""
+        from assistant.vision import load_image
+
+        image = load_image(image, max_bytes=self.settings.max_image_bytes,
+                           max_pixels=self.settings.max_image_pixels)
+        return self.photo_search(catalog).understand(image)
+
+    def transcribe(self, audio, language: str | None = None, task: str | None = None):
+        """A recording (path or bytes) -> `speech.Transcript`, with the configured Whisper backend;
+        bad or silent audio raises a ShopperError (docs/voice.md)."""
+        from assistant.speech import transcribe
+
+        return transcribe(audio, self.settings, language=language, task=task)

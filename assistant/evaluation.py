@@ -391,3 +391,37 @@ def run_eval(assistant, queries_path: str | Path, labels_path: str | Path, catal
     return EvalReport(catalog=catalog, split=split, k=k, modes=modes, n_queries=len(queries),
                       n_total_queries=len(all_queries), metrics=metrics, settings=report_settings,
                       seconds=time.perf_counter() - started)
+
+
+def overlap_at_k(a: Sequence[str], b: Sequence[str], k: int = 10) -> float:
+    """|top-k(a) ∩ top-k(b)| / k: how much two rankings agree on their first k items."""
+    return len(set(a[:k]) & set(b[:k])) / k if k else 0.0
+
+
+def run_multilingual(assistant, path: str | Path, catalog: str = "fashion", k: int = 10,
+                     mode: str = "smart") -> dict:
+    """Each row holds one query in English and its translations (TSV, first column `en`).
+    Reports, per language, the mean overlap of its top-k with the English query's top-k."""
+    from assistant.errors import ShopperError
+
+    path = Path(path)
+    if not path.is_file():
+        raise ShopperError(f"translations file not found: {path}")
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    if not rows or "en" not in rows[0]:
+        raise ShopperError(f"{path}: needs a tab-separated header starting with 'en'")
+    languages = [c for c in rows[0] if c != "en"]
+    per_language: dict[str, list[float]] = {lang: [] for lang in languages}
+    details = []
+    for row in rows:
+        english = [r.product.id for r in assistant.search(row["en"], catalog=catalog, k=k, mode=mode).results]
+        entry = {"en": row["en"]}
+        for lang in languages:
+            ids = [r.product.id for r in assistant.search(row[lang], catalog=catalog, k=k, mode=mode).results]
+            per_language[lang].append(overlap_at_k(english, ids, k))
+            entry[lang] = {"query": row[lang], "overlap": per_language[lang][-1]}
+        details.append(entry)
+    return {"catalog": catalog, "mode": mode, "k": k, "queries": len(rows),
+            "overlap": {lang: round(mean(v), 4) for lang, v in per_language.items()},
+            "per_query": details}

@@ -15,7 +15,7 @@ from catalog.schema import Product
 from assistant.encoders import TextEncoder
 from assistant.index import CatalogIndex
 from assistant.text import stem, tokenize, words
-from assistant.understand import ParsedQuery, parse
+from assistant.understand import ParsedQuery, parse, retrieval_text
 from assistant.vocabulary import CategoryMatcher, Vocabulary
 
 MODES = ("keyword", "dense", "hybrid", "smart")
@@ -252,7 +252,7 @@ class SearchEngine:
         if filters is not None:
             hard = merge_filters(hard, filters)
         preferred = merge_filters(hard, soft)
-        text = parsed.original if mode != "smart" else (parsed.text or parsed.original)
+        text = parsed.original if mode != "smart" else retrieval_text(parsed)
         hard_mask, relaxed = self._mask_with_relaxation(hard)
         for name in relaxed:
             setattr(hard, name, [])

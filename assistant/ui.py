@@ -16,6 +16,7 @@ from assistant.core import Assistant
 from assistant.dialog import Conversation, Reply
 from assistant.errors import ShopperError
 from assistant.search import SearchResponse
+from assistant.speech import VOICE_LANGUAGES
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,32 @@ CSS = """
 .card .why {font-size:12px; color:#345; margin-top:4px; font-style:italic;}
 """
 MAX_SESSIONS = 5000
+
+
+class PhotoInput(gr.Image):
+    """gr.Image that hands over the uploaded file untouched: our own checks (assistant/vision.py)
+    give the shopper a clear message for a bad file instead of Gradio's generic error."""
+
+    is_template = True  # rendered by the frontend's Image component
+
+    def preprocess(self, payload):
+        if payload is not None and payload.path and not (payload.url or "").startswith("data:"):
+            return str(payload.path)
+        return super().preprocess(payload)
+
+
+def forget_upload(path: str | None, cache_dir: str) -> None:
+    """Delete Gradio's cached copy of an uploaded photo once it has been searched."""
+    if not path:
+        return
+    try:
+        file, cache = Path(path).resolve(), Path(cache_dir).resolve()
+        if file.is_relative_to(cache) and file.is_file():
+            file.unlink()
+            if file.parent != cache and not any(file.parent.iterdir()):
+                file.parent.rmdir()
+    except OSError:
+        log.warning("could not delete an uploaded photo from Gradio's cache")
 
 
 def image_url(path: str) -> str:
@@ -89,6 +116,53 @@ def build_app(assistant: Assistant, catalog: str | None = None) -> gr.Blocks:
     catalogs = assistant.catalogs()
     first = catalog or assistant.default_catalog()
     sessions = Sessions(assistant, first)
+    photo_turns: dict = {}  # sid -> PhotoTurn: the last photo search (its vector, never the file)
+
+    def run_photo(sid: str, conv: Conversation, turn) -> Reply:
+        from assistant.photo_index import photo_message
+
+        response = assistant.search_image(turn.query, text=turn.text or None, catalog=conv.catalog,
+                                          drop=sorted(turn.drop))
+        conv.last = response
+        photo_turns[sid] = turn
+        while len(photo_turns) > MAX_SESSIONS:
+            photo_turns.pop(next(iter(photo_turns)))
+        return Reply(photo_message(response), response)
+
+    def on_photo(path: str | None, message: str, history: list, sid: str | None):
+        from assistant.photo_index import PhotoTurn
+
+        sid, conv = sessions.get(sid)
+        if not path:
+            return (None, message) + outputs(sid, history or [], None)
+        text = (message or "").strip()
+        history = (history or []) + [{"role": "user", "content": "📷 (photo)" + (f" {text}" if text else "")}]
+        try:
+            assistant.photo_search(conv.catalog, wait=False)  # "come back later" while it is being built
+            query = assistant.understand_image(path, catalog=conv.catalog)
+            return (None, "") + outputs(sid, history, run_photo(sid, conv, PhotoTurn(query, text)))
+        except ShopperError as exc:
+            return (None, message) + outputs(sid, history, None, str(exc))
+        except Exception:  # keep serving; never show a traceback to the shopper
+            log.exception("photo search failed")
+            return (None, message) + outputs(sid, history, None, "Sorry, something went wrong with that photo. Please try again.")
+        finally:
+            forget_upload(path, photo.GRADIO_CACHE)
+
+    def photo_refinement(sid: str, conv: Conversation, message: str) -> Reply | None:
+        """"in blue", "under $50" after a photo refine the photo search; anything else starts a text search."""
+        from dataclasses import replace as _replace
+
+        from assistant.understand import parse
+
+        turn = photo_turns.get(sid)
+        if turn is None or conv.last is None or conv.last.mode != "photo":
+            return None
+        parsed = parse(message, assistant.engine(conv.catalog).vocab)
+        if parsed.intent in ("reset", "greeting") or parsed.categories or conv._content_words(parsed):
+            photo_turns.pop(sid, None)
+            return None
+        return run_photo(sid, conv, _replace(turn, text=f"{turn.text} {message}".strip()))
 
     def outputs(sid: str, history: list, reply: Reply | None, error: str | None = None):
         conv = sessions.get(sid)[1]
@@ -98,6 +172,10 @@ def build_app(assistant: Assistant, catalog: str | None = None) -> gr.Blocks:
             history = history + [{"role": "assistant", "content": reply.message}]
         response = conv.last
         chips = response.filters.describe() if response else []
+        if response is not None and response.mode == "photo":
+            from assistant.photo_index import photo_chips
+
+            chips = photo_chips(response)
         return (sid, history, render_cards(response), gr.update(choices=chips, value=chips),
                 gr.update(choices=facet_choices(response), value=None))
 
@@ -105,7 +183,7 @@ def build_app(assistant: Assistant, catalog: str | None = None) -> gr.Blocks:
         sid, conv = sessions.get(sid)
         history = (history or []) + [{"role": "user", "content": message or ""}]
         try:
-            reply = conv.handle(message)
+            reply = photo_refinement(sid, conv, assistant.validate_text(message)) or conv.handle(message)
             return ("",) + outputs(sid, history, reply)
         except ShopperError as exc:
             return ("",) + outputs(sid, history, None, str(exc))
@@ -113,8 +191,44 @@ def build_app(assistant: Assistant, catalog: str | None = None) -> gr.Blocks:
             log.exception("message failed")
             return ("",) + outputs(sid, history, None, "Sorry, something went wrong on our side. Please try again.")
 
+    def on_voice(recording: str | None, spoken: str, history: list, sid: str | None):
+        """A new recording or upload (docs/voice.md): transcribe it, leave the transcript in the box
+        (editable), show it as the shopper's message with the language heard, and search with it."""
+        from assistant.speech import chat_line, discard_upload
+
+        if not recording:  # cleared (also by ourselves, after a recording was used)
+            return (gr.skip(),) * (2 + len(common))
+        history = history or []
+        try:
+            heard = assistant.transcribe(recording, language=None if spoken in (None, "", "auto") else spoken)
+        except ShopperError as exc:
+            sid = sessions.get(sid)[0]
+            turn = history + [{"role": "user", "content": "🎤 (recording)"}]
+            return (gr.skip(), None) + outputs(sid, turn, None, str(exc))
+        except Exception:  # keep serving; never show a traceback to the shopper
+            log.exception("transcription failed")
+            sid = sessions.get(sid)[0]
+            turn = history + [{"role": "user", "content": "🎤 (recording)"}]
+            return (gr.skip(), None) + outputs(sid, turn, None, "Sorry, I could not listen to that. Please try again.")
+        finally:
+            discard_upload(recording, voice.GRADIO_CACHE)
+        result = on_message(heard.text, history, sid)
+        result[2][len(history)]["content"] = chat_line(heard)
+        return (heard.text, None) + result[1:]
+
     def on_chips(kept: list[str], history: list, sid: str | None):
         sid, conv = sessions.get(sid)
+        if conv.last is not None and conv.last.mode == "photo" and sid in photo_turns:
+            from dataclasses import replace as _replace
+
+            from assistant.photo_index import photo_chips
+
+            removed = set(photo_chips(conv.last)) - set(kept or [])
+            turn = photo_turns[sid]
+            try:
+                return outputs(sid, history or [], run_photo(sid, conv, _replace(turn, drop=turn.drop | removed)))
+            except ShopperError as exc:
+                return outputs(sid, history or [], None, str(exc))
         current = conv.last.filters.describe() if conv.last else []
         removed = [c for c in current if c not in (kept or [])]
         try:
@@ -140,6 +254,7 @@ def build_app(assistant: Assistant, catalog: str | None = None) -> gr.Blocks:
         sid, conv = sessions.get(sid)
         conv.catalog = name
         conv.reset()
+        photo_turns.pop(sid, None)
         return (sid, [{"role": "assistant", "content": f"Now searching the '{name}' catalog."}],
                 render_cards(None), gr.update(choices=[], value=[]), gr.update(choices=[], value=None))
 
@@ -154,16 +269,30 @@ def build_app(assistant: Assistant, catalog: str | None = None) -> gr.Blocks:
                 box = gr.Textbox(placeholder="e.g. women's black heels, grey sofa under $800",
                                  label="Your message", elem_id="message", max_lines=3)
                 send = gr.Button("Search", variant="primary", elem_id="send")
+                photo = PhotoInput(sources=["upload", "webcam"], type="filepath", image_mode=None,
+                                   label="…or search with a photo (upload or camera)", elem_id="photo",
+                                   height=200)
+                with gr.Row():  # voice queries (docs/voice.md)
+                    voice = gr.Audio(sources=["microphone", "upload"], type="filepath", elem_id="voice",
+                                     label="…or say it (microphone or audio file)", scale=3)
+                    voice_language = gr.Dropdown(VOICE_LANGUAGES, value="auto", label="Spoken language",
+                                                 elem_id="voice-language", scale=1, min_width=120)
                 chips = gr.CheckboxGroup([], label="Active filters (untick to remove)", elem_id="chips")
                 facets = gr.Radio([], label="Narrow by", elem_id="facets")
             with gr.Column(scale=3):
                 cards = gr.HTML(render_cards(None), elem_id="cards")
+                from assistant.shopper import HistoryPanel  # For you, Forget me, kiosk (docs/privacy.md)
+
+                history_panel = HistoryPanel(assistant)
         common = [sid, chat, cards, chips, facets]
         box.submit(on_message, [box, chat, sid], [box, *common])
         send.click(on_message, [box, chat, sid], [box, *common])
         chips.input(on_chips, [chips, chat, sid], common)
         facets.input(on_facet, [facets, chat, sid], common)
+        photo.input(on_photo, [photo, box, chat, sid], [photo, box, *common])
         picker.input(on_catalog, [picker, sid], common)
+        voice.change(on_voice, [voice, voice_language, chat, sid], [box, voice, *common])
+        history_panel.wire(sessions, common, render_cards, on_reset=lambda s: photo_turns.pop(s, None))
     return app
 
 
@@ -177,12 +306,24 @@ def image_dirs(assistant: Assistant) -> list[str]:
     return sorted(dirs)
 
 
+def warm_photos(assistant: Assistant, catalog: str) -> None:
+    """Load (or build, with a progress bar) the photo index in the background: text search is
+    served meanwhile, and a photo sent before it is ready gets a "try again shortly" message."""
+    try:
+        assistant.photo_search(catalog)
+    except ShopperError:
+        pass  # a catalog without photos
+    except Exception:
+        log.exception("photo index could not be prepared")
+
+
 def serve(settings: Settings | None = None, host: str | None = None, port: int | None = None,
           catalog: str | None = None, block: bool = True):
     settings = settings or get_settings()
     assistant = Assistant(settings)
     catalog = settings.resolve_catalog(catalog)
     assistant.engine(catalog)  # build or load before the first shopper arrives
+    threading.Thread(target=warm_photos, args=(assistant, catalog), daemon=True).start()
     paths = image_dirs(assistant)
     gr.set_static_paths(paths=paths)
     app = build_app(assistant, catalog)

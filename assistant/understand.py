@@ -223,6 +223,21 @@ def _semantic_category(tokens: list[str], used: list[bool], parsed: ParsedQuery,
         parsed.matched[" ".join(content)] = ", ".join(f"category={n}" for n, _ in hits) + " (by meaning)"
 
 
+def retrieval_text(parsed: ParsedQuery, vocab_words: set[str] | None = None) -> str:
+    """The text to retrieve with: the understood attributes in the catalog's own words, plus
+    the words that were not understood. "tacones negros para mujer" and "women's black heels"
+    both become "Women Black Heels ...", so a query in any language ranks like its English twin."""
+    if not parsed.matched:
+        return parsed.text or parsed.original
+    consumed = {w for phrase in parsed.matched for w in phrase.split()}
+    # words the catalog itself uses are kept as typed ("high heels"); others only if unmatched
+    leftover = [w for w in words(parsed.text) if w not in STOPWORDS and (
+        w not in consumed or (vocab_words is not None and w in vocab_words))]
+    values = (parsed.genders + parsed.colors + parsed.occasions + parsed.brands + parsed.materials
+              + parsed.categories)
+    return " ".join(list(dict.fromkeys(values)) + leftover) or parsed.text or parsed.original
+
+
 def detect_intent(text: str) -> str:
     folded = fold(text)
     for name, pattern in INTENT_PATTERNS:

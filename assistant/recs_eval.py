@@ -1,0 +1,247 @@
+"""`assistant eval-recs`: offline hit-rate@10 / nDCG@10 of each recommender on browsing sessions
+built from the judged fashion queries.
+
+A session is a random sample of the products judged *Exact* for one query (a shopper browsing
+one intent, e.g. "purple top"); its last item is held out and the others are its history, as
+views. Co-occurrence and popularity learn from *training* sessions only. Two protocols:
+- `query-disjoint` (the honest one): training sessions come from train-split queries, test
+  sessions from dev-split queries, so no test intent was ever seen whole. Products shared by a
+  train and a dev query (e.g. "black heels" and "women heels") are the only link — the same
+  signal other shoppers would give in a live store.
+- `same-queries` (optimistic, reported for contrast): training sessions are other samples of the
+  same queries as the test sessions (never the test session itself), like a store where many
+  shoppers share each intent. It flatters co-occurrence; read it as an upper bound.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from assistant.errors import ShopperError
+from assistant.evaluation import in_split, load_labels
+from assistant.recommend import CoOccurrence, Popularity, Profile, Recommender
+
+SYSTEMS = (  # (label, method, diversity)
+    ("popular (cold start)", "popular-cold", 0.0),
+    ("popular (by category)", "popular", 0.0),
+    ("knn, last item", "knn-last", 0.0),
+    ("knn (baseline)", "knn", 0.0),
+    ("cooc", "cooc", 0.0),
+    ("hybrid", "hybrid", 0.0),
+    ("hybrid + MMR 0.3", "hybrid", 0.3),
+)
+BASELINE = "knn (baseline)"
+
+
+@dataclass
+class Row:
+    system: str
+    hit_rate: float
+    ndcg: float
+    diversity: float  # mean pairwise cosine distance inside a top-10 list
+    n: int
+
+
+@dataclass
+class RecsReport:
+    catalog: str
+    k: int
+    protocols: dict[str, list[Row]] = field(default_factory=dict)
+    sessions: dict[str, dict[str, int]] = field(default_factory=dict)
+    settings: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def table(self) -> str:
+        lines = []
+        for protocol, rows in self.protocols.items():
+            s = self.sessions[protocol]
+            lines.append(f"{protocol}: {s['test']} test sessions, {s['train']} training sessions")
+            lines.append(f"| recommender | hit-rate@{self.k} | nDCG@{self.k} | diversity@{self.k} |")
+            lines.append("|---|---|---|---|")
+            lines += [f"| {r.system} | {r.hit_rate:.3f} | {r.ndcg:.3f} | {r.diversity:.3f} |" for r in rows]
+            lines.append("")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        return {"catalog": self.catalog, "k": self.k, "seconds": round(self.seconds, 1),
+                "settings": self.settings, "sessions": self.sessions,
+                "protocols": {p: [asdict(r) for r in rows] for p, rows in self.protocols.items()}}
+
+
+def sample_sessions(groups: dict[str, list[int]], per_group: int, length: int,
+                    seed: int) -> list[tuple[str, list[int]]]:
+    """`per_group` random ordered samples of up to `length` items from each group (>= 3 items)."""
+    out = []
+    for gid in sorted(groups):
+        items = groups[gid]
+        if len(items) < 3:
+            continue
+        rng = random.Random(f"{seed}:{gid}")
+        for _ in range(per_group):
+            out.append((gid, rng.sample(items, min(length, len(items)))))
+    return out
+
+
+def metrics_at_k(ranked: list[int], target: int, k: int) -> tuple[float, float]:
+    """Hit and nDCG for one held-out item (one relevant item: ideal DCG is 1)."""
+    top = ranked[:k]
+    if target not in top:
+        return 0.0, 0.0
+    return 1.0, 1.0 / math.log2(top.index(target) + 2)
+
+
+def intra_list_diversity(ranked: list[int], vectors: np.ndarray) -> float:
+    if len(ranked) < 2:
+        return 0.0
+    V = vectors[ranked]
+    sims = V @ V.T
+    n = len(ranked)
+    return float(1 - (sims.sum() - np.trace(sims)) / (n * (n - 1)))
+
+
+def evaluate(rec: Recommender, train: list[tuple[str, list[int]]], test: list[tuple[str, list[int]]],
+             k: int = 10) -> list[Row]:
+    """Score every system on `test`, with models learnt from `train` only."""
+    n = len(rec.products)
+    train_items = [[(i, "view") for i in items] for _, items in train]
+    cooc = CoOccurrence.fit(train_items, n)
+    pop = Popularity.fit(rec.engine, train_items)
+    rows = []
+    for label, method, diversity in SYSTEMS:
+        hits, gains, divs = [], [], []
+        for _, items in test:
+            history, target = items[:-1], items[-1]
+            profile = Profile.from_items([(i, "view") for i in history])
+            if method == "popular-cold":  # what a new shopper sees; their history is only excluded
+                ranked = rec.rank(Profile(seen=set(history)), k, "popular", 0.0, cooc, pop, explain=False)
+            else:
+                ranked = rec.rank(profile, k, method, diversity, cooc, pop, explain=False)
+            ids = [i for i, _, _ in ranked]
+            hit, gain = metrics_at_k(ids, target, k)
+            hits.append(hit)
+            gains.append(gain)
+            divs.append(intra_list_diversity(ids, rec.vectors))
+        rows.append(Row(label, float(np.mean(hits)), float(np.mean(gains)), float(np.mean(divs)), len(test)))
+    return rows
+
+
+def run_recs_eval(rec: Recommender, labels_path: str | Path, k: int = 10, length: int = 6,
+                  test_per_query: int = 10, train_per_query: int = 40, seed: int = 13,
+                  protocols: tuple[str, ...] = ("query-disjoint", "same-queries")) -> RecsReport:
+    """Build sessions from the judged queries and evaluate each protocol."""
+    started = time.time()
+    labels = load_labels(labels_path)
+    groups: dict[str, list[int]] = {}
+    for qid, judged in labels.items():
+        items = sorted(rec.position[p] for p, gain in judged.items() if gain >= 2 and p in rec.position)
+        if items:
+            groups[qid] = items
+    if not groups:
+        raise ShopperError(f"no judged products of {labels_path} are in the '{rec.catalog}' catalog.")
+    report = RecsReport(rec.catalog, k, settings={
+        "session_length": length, "test_sessions_per_query": test_per_query,
+        "train_sessions_per_query": train_per_query, "seed": seed, "blend": dict(_blend())})
+    for protocol in protocols:
+        if protocol == "query-disjoint":
+            train = sample_sessions({q: v for q, v in groups.items() if in_split(q, "train")},
+                                    train_per_query, length, seed)
+            test = sample_sessions({q: v for q, v in groups.items() if in_split(q, "dev")},
+                                   test_per_query, length, seed + 1)
+        elif protocol == "same-queries":
+            test = sample_sessions({q: v for q, v in groups.items() if in_split(q, "dev")},
+                                   test_per_query, length, seed + 1)
+            # other samples of the same queries (a different seed), never the test sessions
+            train = sample_sessions(groups, train_per_query, length, seed + 2)
+            test_keys = {(q, tuple(items)) for q, items in test}
+            train = [(q, items) for q, items in train if (q, tuple(items)) not in test_keys]
+        else:
+            raise ShopperError(f"Unknown protocol '{protocol}'. Use query-disjoint or same-queries.")
+        report.protocols[protocol] = evaluate(rec, train, test, k)
+        report.sessions[protocol] = {"train": len(train), "test": len(test)}
+    report.seconds = time.time() - started
+    return report
+
+
+def _blend():
+    from assistant.recommend import BLEND
+    return BLEND
+
+
+# ---------------------------------------------------------------- CLI commands (assistant/cli.py)
+def cmd_recommend(args, settings) -> int:
+    """`assistant recommend --user ID [--k N] [--catalog] [--method] [--json]`."""
+    import json
+
+    from assistant.core import Assistant
+    from assistant.history import shopper_id
+    from assistant.recommend import METHODS, get_recommender
+
+    user = shopper_id(args.user)  # fail fast, before loading models
+    if not 1 <= args.k <= settings.max_k:
+        raise ShopperError(f"k must be between 1 and {settings.max_k}.")
+    if args.method not in METHODS:
+        raise ShopperError(f"Unknown recommender '{args.method}'. Use one of: {', '.join(METHODS)}.")
+    assistant = Assistant(settings, progress=True)
+    catalog = settings.resolve_catalog(args.catalog)
+    rec = get_recommender(assistant, catalog)
+    started = time.perf_counter()
+    results = rec.recommend(user, k=args.k, method=args.method)
+    took = (time.perf_counter() - started) * 1000
+    if args.json:
+        print(json.dumps({"user": user, "catalog": catalog, "method": args.method, "took_ms": round(took, 1),
+                          "history_events": rec.store.count(user) if rec.store else 0,
+                          "results": [r.to_dict() for r in results]}, indent=2, ensure_ascii=False))
+        return 0
+    for r in results:
+        price = f"${r.product.price:,.2f}" if r.product.price is not None else "price n/a"
+        print(f"{r.rank:>2}. {r.product.title}  ({r.product.leaf_category}, {price})\n    {r.why}")
+    return 0
+
+
+def cmd_forget(args, settings) -> int:
+    """`assistant forget --user ID`: delete the shopper's rows, VACUUM, truncate the WAL."""
+    from assistant.history import HistoryStore, shopper_id
+
+    user = shopper_id(args.user)
+    store = HistoryStore.from_settings(settings)
+    deleted = store.forget(user)
+    store.close()
+    print(f"forgot shopper {user}: {deleted} event(s) deleted; {settings.history_db} compacted")
+    return 0
+
+
+def cmd_eval_recs(args, settings) -> int:
+    """`assistant eval-recs [--catalog fashion] [--json OUT]`."""
+    import json
+    import sys
+
+    from assistant.core import Assistant
+    from assistant.recommend import Recommender
+
+    labels = args.labels or settings.data_dir / "fashion-queries" / "label.csv"
+    if args.json and not Path(args.json).resolve().parent.is_dir():
+        raise ShopperError(f"cannot write {args.json}: its folder does not exist")
+    if args.sessions_per_query < 1:
+        raise ShopperError("--sessions-per-query must be at least 1.")
+    assistant = Assistant(settings, progress=True)
+    catalog = settings.resolve_catalog(args.catalog)
+    rec = Recommender(assistant.engine(catalog), catalog)  # no store: learns from eval sessions only
+    report = run_recs_eval(rec, labels, test_per_query=args.sessions_per_query,
+                           train_per_query=4 * args.sessions_per_query)
+    print(f"catalog {catalog}, model {settings.text_model}; baseline: {BASELINE}")
+    print(report.table())
+    print(f"({report.seconds:.1f} s)")
+    if args.json:
+        try:
+            with open(args.json, "w", encoding="utf-8") as fh:
+                json.dump(report.to_dict(), fh, indent=2, ensure_ascii=False)
+        except OSError as exc:
+            raise ShopperError(f"cannot write {args.json}: {exc.strerror or exc}") from exc
+        print(f"wrote {args.json}", file=sys.stderr)
+    return 0
