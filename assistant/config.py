@@ -68,6 +68,11 @@ class Settings(BaseModel):
     personal_max_shift: int = Field(3, description="opt-in re-ranking moves a result up at most this many places")
     kiosk_idle_seconds: float = Field(0.0, description="kiosk mode: clear the session after this idle time; 0 = off")
     debug: bool = Field(False, description="log shopper details such as query text (never on in production)")
+    # reliability limits (docs/reliability.md); message/photo/audio limits are the fields above
+    max_upload_bytes: int = Field(30_000_000, description="Gradio refuses any uploaded file larger than this")
+    request_timeout_seconds: float = Field(60.0, description="a request slower than this counts as failed (load test, clients)")
+    queue_concurrency: int = Field(4, description="Gradio queue: events of one kind processed at the same time")
+    queue_max_size: int = Field(256, description="Gradio queue: waiting requests beyond this are refused; 0 = unbounded")
 
     def model_post_init(self, _ctx: object) -> None:
         merged = _default_catalogs(self.data_dir)

@@ -66,7 +66,8 @@ class AttributeProbe:
 
     @staticmethod
     def features(vectors: np.ndarray, colours: np.ndarray) -> np.ndarray:
-        return np.hstack([vectors, colours * COLOUR_WEIGHT]).astype(np.float32)
+        hist = np.sqrt(np.clip(colours[:, :-9], 0, None))  # Hellinger: small colour shares count
+        return np.hstack([vectors, hist, colours[:, -9:]]).astype(np.float32)
 
     @classmethod
     def train(cls, vectors: np.ndarray, colours: np.ndarray, labels: dict[str, list[str]],
@@ -414,8 +415,9 @@ class PhotoSearch:
             return self.engine._preference_weight(p, soft) + 100 * self.engine._preference_weight(p, typed)
 
         weight = {d: weigh(self.products[d]) for d in score}
-        same = {d for d, s in sims.items() if s >= SAME_ITEM}  # the very item photographed: first
-        order = sorted(score, key=lambda d: (d not in same, -weight[d], -score[d], d))
+        typed_w = {d: self.engine._preference_weight(self.products[d], typed) for d in score}
+        same = {d for d, s in sims.items() if s >= SAME_ITEM}  # the very item photographed: first,
+        order = sorted(score, key=lambda d: (-typed_w[d], d not in same, -weight[d], -score[d], d))  # unless words say otherwise
         full = weigh(None)
         looks = looks_like(query, soft)
         dense_rank = {d: r for r, d in enumerate(sorted(sims, key=lambda d: -sims[d]), 1)}
@@ -464,7 +466,7 @@ def looks_like(query: PhotoQuery, soft: Filters) -> str:
 def explain_photo(result: Result, looks: str) -> str:
     """Why a product is in a photo search, e.g. "Similar shape and colour to your photo; looks like: Black Heels"."""
     sim = result.dense_score or 0.0
-    head = ("looks like the very item in your photo" if sim >= SAME_ITEM else
+    head = ("the very item in your photo" if sim >= SAME_ITEM else
             "similar shape and colour to your photo" if sim >= 0.6 else "somewhat similar to your photo")
     parts = [f"{head} ({sim:.2f})"]
     if looks:

@@ -327,8 +327,8 @@ def serve(settings: Settings | None = None, host: str | None = None, port: int |
     paths = image_dirs(assistant)
     gr.set_static_paths(paths=paths)
     app = build_app(assistant, catalog)
-    app.queue(default_concurrency_limit=4)
+    app.queue(default_concurrency_limit=settings.queue_concurrency, max_size=settings.queue_max_size or None)
     app.launch(server_name=host or settings.host, server_port=port or settings.port,
                allowed_paths=paths, css=CSS, prevent_thread_lock=not block, show_error=False,
-               footer_links=[])
+               footer_links=[], max_file_size=settings.max_upload_bytes)
     return app

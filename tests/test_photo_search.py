@@ -91,7 +91,7 @@ def test_text_overrides_the_recognised_colour(shop):
     assistant, name, _, products = shop
     query = next(r for r in products.values() if r["category"][-1] == "Tshirts" and r["colors"] != ["Blue"]
                  and not held_out(r["id"]))
-    response = assistant.search_image(query["image"], text="like this but in blue", catalog=name, k=5)
+    response = assistant.search_image(query["image"], text="like this but in blue", catalog=name, k=3)
     assert response.preferences.colors == ["Blue"]
     assert response.preferences.categories == ["Tshirts"]
     assert all(r.product.colors == ["Blue"] and r.product.leaf_category == "Tshirts"
