@@ -45,6 +45,7 @@ class Assistant:
                 encoder = load_text_encoder(self.settings.text_model, self.settings.num_threads)
                 self._engines[name] = SearchEngine(index, encoder, self.settings.candidate_k,
                                                    self.settings.rrf_k)
+                self._engines[name].matcher  # warm the product-type matcher before the first query
             return self._engines[name]
 
     def validate_text(self, text: str) -> str:
@@ -130,9 +131,12 @@ class Assistant:
                            max_pixels=self.settings.max_image_pixels)
         return self.photo_search(catalog).understand(image)
 
-    def transcribe(self, audio, language: str | None = None, task: str | None = None):
+    def transcribe(self, audio, language: str | None = None, task: str | None = None,
+                   catalog: str | None = None):
         """A recording (path or bytes) -> `speech.Transcript`, with the configured Whisper backend;
-        bad or silent audio raises a ShopperError (docs/voice.md)."""
+        bad or silent audio raises a ShopperError (docs/voice.md). With `speech_prompt=catalog`
+        the catalog's own words prompt the decoder."""
         from assistant.speech import transcribe
 
-        return transcribe(audio, self.settings, language=language, task=task)
+        vocab = self.engine(catalog).vocab if self.settings.speech_prompt == "catalog" else None
+        return transcribe(audio, self.settings, language=language, task=task, vocab=vocab)

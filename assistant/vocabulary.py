@@ -19,7 +19,8 @@ FACETS = ("category", "color", "brand", "gender", "occasion", "material")
 # Everyday words -> catalog values they may stand for (kept only if the catalog has the value).
 SYNONYMS: dict[str, dict[str, list[str]]] = {
     "color": {
-        "gray": ["grey"], "navy": ["navy blue", "blue"], "crimson": ["red"], "scarlet": ["red"],
+        "gray": ["grey", "gray"], "grey": ["grey", "gray", "light gray", "dark gray"],
+        "light grey": ["light gray", "grey"], "dark grey": ["dark gray", "charcoal", "grey"], "navy": ["navy blue", "blue"], "crimson": ["red"], "scarlet": ["red"],
         "wine": ["burgundy", "maroon"], "burgundy": ["burgundy", "maroon"], "golden": ["gold"],
         "violet": ["purple", "lavender"], "lilac": ["lavender", "purple"], "ivory": ["off white", "cream"],
         "offwhite": ["off white"], "camel": ["tan", "beige", "brown"], "chocolate": ["coffee brown", "brown"],
