@@ -75,6 +75,12 @@ class Settings(BaseModel):
     request_timeout_seconds: float = Field(60.0, description="a request slower than this counts as failed (load test, clients)")
     queue_concurrency: int = Field(4, description="Gradio queue: events of one kind processed at the same time")
     queue_max_size: int = Field(256, description="Gradio queue: waiting requests beyond this are refused; 0 = unbounded")
+    # vector backends (docs/scaling.md): in-process FAISS, or Milvus by URI (milvus-lite file or cluster)
+    vector_backend: str = Field("faiss", description="faiss | milvus")
+    vector_family: str = Field("auto", description="FAISS family: auto | flat | hnsw | ivf_sq8 | ivf_pq")
+    vector_flat_threshold: int = Field(50_000, description="auto: exact search below this many products, HNSW above")
+    milvus_uri: str = Field("", description="e.g. http://milvus.internal:19530 (cluster) or var/vectors.db (milvus-lite)")
+    milvus_token: str = Field("", description="Milvus cluster credentials (user:password or API key)")
 
     def model_post_init(self, _ctx: object) -> None:
         merged = _default_catalogs(self.data_dir)

@@ -199,8 +199,10 @@ def build_app(assistant: Assistant, catalog: str | None = None) -> gr.Blocks:
         if not recording:  # cleared (also by ourselves, after a recording was used)
             return (gr.skip(),) * (2 + len(common))
         history = history or []
+        sid, conv = sessions.get(sid)  # the prompt uses this shopper's catalog's words
         try:
-            heard = assistant.transcribe(recording, language=None if spoken in (None, "", "auto") else spoken)
+            heard = assistant.transcribe(recording, language=None if spoken in (None, "", "auto") else spoken,
+                                         catalog=conv.catalog)
         except ShopperError as exc:
             sid = sessions.get(sid)[0]
             turn = history + [{"role": "user", "content": "🎤 (recording)"}]

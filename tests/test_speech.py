@@ -227,3 +227,38 @@ def test_cli_bad_audio_is_one_error_line(tmp_path, index_dir):
         proc = run_cli(*args, index_dir=index_dir)
         lines = [l for l in proc.stderr.splitlines() if l.strip()]
         assert proc.returncode == 2 and lines[-1].startswith("error:") and "Traceback" not in proc.stderr
+
+
+# --- the catalog prompt (docs/voice.md: "Accuracy work") --------------------------------------
+
+def test_catalog_prompt_is_the_catalogs_own_words_most_frequent_first(assistant, demo, voice_settings):
+    vocab = assistant.engine("demo").vocab
+    recognizer = speech.load_backend(voice_settings)
+    prompt = speech.catalog_prompt(vocab, recognizer.count_tokens, max_tokens=150)
+    assert prompt.startswith("Shopping search: ") and recognizer.count_tokens(prompt) <= 150
+    words = prompt.removeprefix("Shopping search: ").rstrip(".").split(", ")
+    colours = [w for w in words if w in {c.lower() for c in vocab.values["color"]}]
+    assert colours and colours[0] == vocab.values["color"].most_common(1)[0][0].lower()
+    other = {v.lower() for f in ("color", "gender") for v in vocab.values[f]}  # "Men" is both
+    broad = {c.lower() for c in vocab.values["category"] if c not in vocab.ancestors} - other
+    assert not broad & set(words)  # only leaf product types
+    short = speech.catalog_prompt(vocab, recognizer.count_tokens, max_tokens=20)
+    assert recognizer.count_tokens(short) <= 20 and words[:2] == short.removeprefix("Shopping search: ").rstrip(".").split(", ")[:2]
+    assert speech.prompt_for(vocab, recognizer) is speech.prompt_for(vocab, recognizer)  # built once
+
+
+def test_the_catalog_prompt_keeps_transcripts_within_the_bound(clips, assistant, demo, voice_settings):
+    vocab = assistant.engine("demo").vocab
+    heard = [speech.transcribe(c, voice_settings, vocab=vocab) for c in clips.values()]
+    assert speech.word_error_rate(list(clips), [h.text for h in heard]) <= WER_BOUND, [h.text for h in heard]
+    off = voice_settings.model_copy(update={"speech_prompt": "none"})
+    assert speech.transcribe(clips["purple top"], off, vocab=vocab).text  # prompt off still works
+    with pytest.raises(speech.SpeechUnavailable, match="Unknown speech prompt"):
+        speech.transcribe(clips["purple top"], voice_settings.model_copy(update={"speech_prompt": "x"}))
+
+
+def test_openai_whisper_backend_takes_the_prompt_too(clips, voice_settings):
+    pytest.importorskip("whisper", reason="openai-whisper is not installed (make setup)")
+    heard = speech.transcribe(clips["purple top"], voice_settings, backend="openai-whisper", model="tiny.en",
+                              prompt="Shopping search: tops, shirts, purple, black, women, men.")
+    assert speech.word_error_rate(["purple top"], [heard.text]) <= 0.5, heard.text
