@@ -184,7 +184,7 @@ def _cmd_eval_multilingual(args, settings) -> int:
 
     from assistant.config import ROOT
     from assistant.core import Assistant
-    from assistant.evaluation import run_multilingual
+    from assistant.evaluation import run_multilingual, write_report
 
     assistant = Assistant(settings, progress=True)
     path = Path(args.file) if args.file else ROOT / "eval" / "multilingual.tsv"
@@ -193,7 +193,7 @@ def _cmd_eval_multilingual(args, settings) -> int:
     for lang, value in report["overlap"].items():
         print(f"  {lang}: {value:.3f}")
     if args.json_out:
-        Path(args.json_out).write_text(json.dumps(report, indent=2, ensure_ascii=False))
+        write_report(args.json_out, report)
     return 0
 
 
@@ -237,7 +237,7 @@ def _cmd_eval(args, settings) -> int:
     from pathlib import Path
 
     from assistant.core import Assistant
-    from assistant.evaluation import run_eval
+    from assistant.evaluation import run_eval, write_report
 
     queries = args.queries or settings.data_dir / "fashion-queries" / "query.csv"
     labels = args.labels or settings.data_dir / "fashion-queries" / "label.csv"
@@ -251,11 +251,7 @@ def _cmd_eval(args, settings) -> int:
     print(report.table())
     print(f"({report.seconds:.1f} s)")
     if args.json:
-        try:
-            with open(args.json, "w", encoding="utf-8") as fh:
-                json.dump(report.to_dict(), fh, indent=2, ensure_ascii=False)
-        except OSError as exc:
-            raise ShopperError(f"cannot write {args.json}: {exc.strerror or exc}") from exc
+        write_report(args.json, report.to_dict())
         print(f"wrote {args.json}", file=sys.stderr)
     return 0
 

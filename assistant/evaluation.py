@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import math
 import os
 import platform
@@ -391,6 +392,17 @@ def run_eval(assistant, queries_path: str | Path, labels_path: str | Path, catal
     return EvalReport(catalog=catalog, split=split, k=k, modes=modes, n_queries=len(queries),
                       n_total_queries=len(all_queries), metrics=metrics, settings=report_settings,
                       seconds=time.perf_counter() - started)
+
+
+def write_report(path: str | Path, data: dict) -> None:
+    """Write an eval/bench report as JSON; a path that cannot be written is the user's to fix."""
+    from assistant.errors import ShopperError
+
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2, ensure_ascii=False)
+    except OSError as exc:
+        raise ShopperError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 def overlap_at_k(a: Sequence[str], b: Sequence[str], k: int = 10) -> float:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.errors import ShopperError
+from assistant.evaluation import write_report
 from assistant.photo_index import ATTRIBUTES, attribute_value, held_out
 
 WARMUP = 3
@@ -182,9 +183,6 @@ def cmd_eval_photos(args, settings) -> int:
     print(report.table())
     print(f"({report.seconds:.1f} s)")
     if args.json:
-        try:
-            Path(args.json).write_text(json.dumps(report.to_dict(), indent=2))
-        except OSError as exc:
-            raise ShopperError(f"cannot write {args.json}: {exc.strerror or exc}") from exc
+        write_report(args.json, report.to_dict())
         print(f"wrote {args.json}", file=sys.stderr)
     return 0

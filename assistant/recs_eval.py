@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.errors import ShopperError
-from assistant.evaluation import in_split, load_labels
+from assistant.evaluation import in_split, load_labels, write_report
 from assistant.recommend import CoOccurrence, Popularity, Profile, Recommender
 
 SYSTEMS = (  # (label, method, diversity)
@@ -238,10 +238,6 @@ def cmd_eval_recs(args, settings) -> int:
     print(report.table())
     print(f"({report.seconds:.1f} s)")
     if args.json:
-        try:
-            with open(args.json, "w", encoding="utf-8") as fh:
-                json.dump(report.to_dict(), fh, indent=2, ensure_ascii=False)
-        except OSError as exc:
-            raise ShopperError(f"cannot write {args.json}: {exc.strerror or exc}") from exc
+        write_report(args.json, report.to_dict())
         print(f"wrote {args.json}", file=sys.stderr)
     return 0

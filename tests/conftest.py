@@ -20,6 +20,24 @@ def fashion_available(settings: Settings) -> bool:
     return (Path(settings.catalogs["fashion"].path) / "styles.csv").exists()
 
 
+def fashion_photo_rows(folder: Path, types: tuple[str, ...], per_type: int) -> list[dict]:
+    """A small slice of the fashion catalog (up to `per_type` products with a photo per article
+    type) as store-export rows, so photo tests build a photo index in seconds, not minutes."""
+    import csv
+
+    rows, counts = [], dict.fromkeys(types, 0)
+    with (folder / "styles.csv").open(newline="", encoding="utf-8") as fh:
+        for r in csv.DictReader(fh):
+            t = r["articleType"]
+            if t in counts and counts[t] < per_type and (folder / "images" / f"{r['id']}.jpg").is_file():
+                counts[t] += 1
+                rows.append({"id": r["id"], "title": r["productDisplayName"],
+                             "category": [r["masterCategory"], r["subCategory"], t],
+                             "colors": [r["baseColour"]], "gender": r["gender"], "usage": r["usage"],
+                             "image": str(folder / "images" / f"{r['id']}.jpg")})
+    return rows
+
+
 @pytest.fixture(scope="session")
 def index_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("indexes")

@@ -12,7 +12,6 @@ stored in the repo.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import math
@@ -35,7 +34,7 @@ from PIL import Image
 from assistant.config import settings_from_env
 from assistant.core import Assistant
 from assistant.errors import ShopperError
-from tests.conftest import ROOT, fashion_available
+from tests.conftest import ROOT, fashion_available, fashion_photo_rows
 
 TYPES = ("Watches", "Heels", "Tshirts", "Handbags", "Sunglasses", "Backpacks")
 PER_TYPE = 8
@@ -57,16 +56,7 @@ class Shop:
 
 
 def _photo_catalog(folder: Path, out: Path) -> Path | None:
-    rows, counts = [], dict.fromkeys(TYPES, 0)
-    with (folder / "styles.csv").open(newline="", encoding="utf-8") as fh:
-        for r in csv.DictReader(fh):
-            t = r["articleType"]
-            if t in counts and counts[t] < PER_TYPE and (folder / "images" / f"{r['id']}.jpg").is_file():
-                counts[t] += 1
-                rows.append({"id": r["id"], "title": r["productDisplayName"],
-                             "category": [r["masterCategory"], r["subCategory"], t],
-                             "colors": [r["baseColour"]], "gender": r["gender"], "usage": r["usage"],
-                             "image": str(folder / "images" / f"{r['id']}.jpg")})
+    rows = fashion_photo_rows(folder, TYPES, PER_TYPE)
     if not rows:
         return None
     path = out / "badshop.jsonl"

@@ -7,7 +7,6 @@ export; the full-catalog numbers come from `assistant eval-photos` (docs/photos.
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 from pathlib import Path
@@ -21,7 +20,7 @@ from assistant.index import IndexProblem
 from assistant.photo_index import check_photo_index, ensure_photo_index, held_out, photo_dir
 from assistant.photo_eval import run_photo_eval
 from assistant.search import Result, SearchResponse
-from tests.conftest import fashion_available
+from tests.conftest import fashion_available, fashion_photo_rows
 from tests.test_cli import run_cli
 
 TYPES = ("Tshirts", "Heels", "Watches", "Handbags", "Casual Shoes", "Sunglasses", "Jeans", "Backpacks")
@@ -35,16 +34,7 @@ def shop(tmp_path_factory):
     folder = Path(base.catalogs["fashion"].path)
     if not fashion_available(base):
         pytest.skip("fashion photos not available")
-    rows, counts = [], dict.fromkeys(TYPES, 0)
-    with (folder / "styles.csv").open(newline="", encoding="utf-8") as fh:
-        for r in csv.DictReader(fh):
-            t = r["articleType"]
-            if t in counts and counts[t] < PER_TYPE and (folder / "images" / f"{r['id']}.jpg").is_file():
-                counts[t] += 1
-                rows.append({"id": r["id"], "title": r["productDisplayName"],
-                             "category": [r["masterCategory"], r["subCategory"], t],
-                             "colors": [r["baseColour"]], "gender": r["gender"], "usage": r["usage"],
-                             "image": str(folder / "images" / f"{r['id']}.jpg")})
+    rows = fashion_photo_rows(folder, TYPES, PER_TYPE)
     tmp = tmp_path_factory.mktemp("photoshop")
     path = tmp / "photoshop.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
