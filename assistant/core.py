@@ -4,7 +4,9 @@ encoder and one search engine per catalog, each loaded once and reused."""
 from __future__ import annotations
 
 import logging
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from assistant.config import Settings, get_settings
 from assistant.encoders import load_text_encoder
@@ -139,4 +141,29 @@ class Assistant:
         from assistant.speech import transcribe
 
         vocab = self.engine(catalog).vocab if self.settings.speech_prompt == "catalog" else None
-        return transcribe(audio, self.settings, language=language, task=task, vocab=vocab)
+        return background_worker(self.settings.speech_nice).submit(
+            transcribe, audio, self.settings, language=language, task=task, vocab=vocab).result()
+
+
+_BACKGROUND: dict[int, ThreadPoolExecutor] = {}
+_BACKGROUND_LOCK = threading.Lock()
+
+
+def _lower_priority(nice: int) -> None:
+    """Raise this thread's nice value. On Linux nice is per thread and inherited by threads it
+    creates, so a model first run from here (Whisper's CTranslate2 workers and their OpenMP
+    threads) yields the CPU to text searches instead of doubling their latency under load."""
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, max(os.getpriority(os.PRIO_PROCESS, tid), nice)))
+    except (AttributeError, OSError):  # not Linux, or not permitted: run at normal priority
+        log.debug("could not lower the worker's priority")
+
+
+def background_worker(nice: int) -> ThreadPoolExecutor:
+    """One long-lived worker thread per nice value for heavy, rare work (speech)."""
+    with _BACKGROUND_LOCK:
+        if nice not in _BACKGROUND:
+            _BACKGROUND[nice] = ThreadPoolExecutor(1, thread_name_prefix=f"nice{nice}",
+                                                   initializer=_lower_priority, initargs=(nice,))
+        return _BACKGROUND[nice]

@@ -293,7 +293,8 @@ def build_app(assistant: Assistant, catalog: str | None = None) -> gr.Blocks:
         facets.input(on_facet, [facets, chat, sid], common)
         photo.input(on_photo, [photo, box, chat, sid], [photo, box, *common])
         picker.input(on_catalog, [picker, sid], common)
-        voice.change(on_voice, [voice, voice_language, chat, sid], [box, voice, *common])
+        voice.change(on_voice, [voice, voice_language, chat, sid], [box, voice, *common],
+                     concurrency_limit=assistant.settings.voice_concurrency, concurrency_id="voice")
         history_panel.wire(sessions, common, render_cards, on_reset=lambda s: photo_turns.pop(s, None))
     return app
 

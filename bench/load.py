@@ -3,13 +3,16 @@
 Starts `python -m assistant serve` itself on a free loopback port, waits until it answers (and
 until photo search is ready, when the catalog has photos), then runs:
   1. an idle baseline: 1 shopper, text queries only;
-  2. the load: N shoppers (default 20), each a separate Gradio session (gradio_client), mixing
-     text queries, refinements ("in brown"), photo uploads and voice uploads, with think time.
+  2. the load: N shoppers (default 20), each a separate Gradio session over Gradio's HTTP API
+     (what the page itself calls), mixing text queries, refinements ("in brown"), photo uploads
+     and voice uploads, with think time; after each answer the page's follow-up call
+     (`after_results`: record views, refresh "For you") runs too, timed on its own.
 Both phases are bounded in time (--duration, --baseline) and count (--max-requests per shopper).
-Reports requests/s, p50/p95/p99 per kind, errors, the app's RSS at start/end (peak too), and the
-load/idle p95 ratio for text queries. `--json OUT` writes the numbers.
+Reports requests/s, p50/p95/p99 per kind (the time until the answer is on screen), the follow-up
+call, errors, the app's RSS over the run, and the load/idle p95 ratio for text queries, both
+for the answer alone and for answer + follow-up. `--json OUT` writes the numbers.
 
-    .venv/bin/python bench/load.py --shoppers 10 --duration 30
+    .venv/bin/python bench/load.py                       # 20 shoppers x 120 s
 """
 
 from __future__ import annotations
@@ -105,51 +108,77 @@ class App:
             self.proc.wait(timeout=15)
 
 
-class Shopper:
-    """One browser session: its own gradio_client Client (hence its own session state)."""
+class HttpShopper:
+    """One browser session over Gradio's plain HTTP API (`/gradio_api/call/<api>` + its SSE
+    stream, one session hash per shopper), as light on the client side as a browser tab: the
+    load generator shares the 2 cores with the app, and gradio_client spends ~0.2 s of CPU per
+    call on its own bookkeeping, which would starve the app under test (measured)."""
 
     def __init__(self, url: str, catalog: str, timeout_s: float, rng: random.Random,
                  history: bool = True) -> None:
-        from gradio_client import Client
+        import httpx
 
-        self.client = Client(url, verbose=False, httpx_kwargs={"timeout": timeout_s})
+        self.http = httpx.Client(base_url=url.rstrip("/") + "/gradio_api", timeout=timeout_s)
+        self.session = "load" + "".join(rng.choice("0123456789abcdef") for _ in range(12))
         self.catalog, self.timeout_s, self.rng = catalog, timeout_s, rng
         self.chat: list = []
         self.history = history
+        self.main_s = self.follow_s = 0.0  # the answer, and the page's follow-up call, timed apart
+
+    def _run(self, api: str, data: list) -> list:
+        r = self.http.post(f"/call/{api}", json={"data": data, "session_hash": self.session})
+        r.raise_for_status()
+        event_id = r.json()["event_id"]
+        event = None
+        with self.http.stream("GET", f"/call/{api}/{event_id}") as stream:
+            for line in stream.iter_lines():
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:") and event in ("complete", "error"):
+                    if event == "error":
+                        raise RuntimeError(f"{api}: {line[5:].strip()[:160]}")
+                    return json.loads(line[5:])
+        raise RuntimeError(f"{api}: the stream ended without a result")
+
+    def _upload(self, path: str) -> dict:
+        with open(path, "rb") as fh:
+            r = self.http.post("/upload", files={"files": (Path(path).name, fh)})
+        r.raise_for_status()
+        return {"path": r.json()[0], "orig_name": Path(path).name, "meta": {"_type": "gradio.FileData"}}
 
     def _call(self, api: str, *args) -> str:
-        job = self.client.submit(*args, api_name=api)
-        out = job.result(timeout=self.timeout_s)
-        chat = next((o for o in out if isinstance(o, list)), None) if isinstance(out, tuple) else None
+        started = time.perf_counter()
+        out = self._run(api, list(args))
+        self.main_s, self.follow_s = time.perf_counter() - started, 0.0
+        chat = next((o for o in out if isinstance(o, list)), None)
         if not chat:
             raise RuntimeError(f"{api}: no chat in the reply")
         self.chat = chat[-6:]  # keep the request small, like a page would after a while
         last = chat[-1]
         if self.history:  # the page's cards.change event: record views + refresh "For you"
-            self.client.submit(self.chat, api_name="/after_results").result(timeout=self.timeout_s)
+            started = time.perf_counter()
+            self._run("after_results", [self.chat])
+            self.follow_s = time.perf_counter() - started
         return str(last.get("content") if isinstance(last, dict) else last)
 
     def text(self) -> str:
-        return self._call("/on_message", self.rng.choice(QUERIES[self.catalog]), self.chat)
+        return self._call("on_message", self.rng.choice(QUERIES[self.catalog]), self.chat)
 
     def refine(self) -> str:
-        return self._call("/on_message", self.rng.choice(REFINES[self.catalog]), self.chat)
+        return self._call("on_message", self.rng.choice(REFINES[self.catalog]), self.chat)
 
     def photo(self, path: str) -> str:
-        from gradio_client import handle_file
-
-        return self._call("/on_photo", handle_file(path), "", self.chat)
+        return self._call("on_photo", self._upload(path), "", self.chat)
 
     def voice(self, path: str) -> str:
-        from gradio_client import handle_file
-
-        return self._call("/on_voice", handle_file(path), "auto", self.chat)
+        return self._call("on_voice", self._upload(path), "auto", self.chat)
 
 
 def run_phase(url: str, catalog: str, shoppers: int, duration: float, max_requests: int, mix: dict,
               files: dict, timeout_s: float, think: tuple[float, float], seed: int) -> dict:
     """Run `shoppers` threads for `duration` s (or `max_requests` each); return latencies by kind."""
-    lat: dict[str, list[float]] = {k: [] for k in mix}
+    lat: dict[str, list[float]] = {k: [] for k in [*mix, "for_you"]}
+    text_total: list[float] = []  # text/refine answer + the follow-up call
     errors: list[str] = []
     lock = threading.Lock()
     stop_at = time.monotonic() + duration
@@ -158,7 +187,7 @@ def run_phase(url: str, catalog: str, shoppers: int, duration: float, max_reques
     def shopper(i: int) -> None:
         rng = random.Random(seed + i)
         try:
-            s = Shopper(url, catalog, timeout_s, rng)
+            s = HttpShopper(url, catalog, timeout_s, rng)
         except Exception as exc:  # noqa: BLE001 - a failed connection is a result, not a crash
             with lock:
                 errors.append(f"connect: {exc!r}"[:200])
@@ -176,7 +205,13 @@ def run_phase(url: str, catalog: str, shoppers: int, duration: float, max_reques
                 took = time.perf_counter() - started
                 bad = GENERIC in reply.lower() or took > timeout_s
                 with lock:
-                    (errors.append(f"{kind}: {reply[:120]!r} ({took:.1f} s)") if bad else lat[kind].append(took))
+                    if bad:
+                        errors.append(f"{kind}: {reply[:120]!r} ({took:.1f} s)")
+                    else:  # the shopper sees the answer after main_s; "For you" updates after
+                        lat[kind].append(s.main_s)
+                        lat["for_you"].append(s.follow_s)
+                        if kind in ("text", "refine"):
+                            text_total.append(s.main_s + s.follow_s)
             except Exception as exc:  # noqa: BLE001
                 with lock:
                     errors.append(f"{kind}: {exc!r}"[:200])
@@ -198,6 +233,7 @@ def run_phase(url: str, catalog: str, shoppers: int, duration: float, max_reques
         "latency_s": {k: {"n": len(v), "p50": round(percentile(v, 50), 3), "p95": round(percentile(v, 95), 3),
                           "p99": round(percentile(v, 99), 3)} for k, v in lat.items() if v},
         "_text": lat.get("text", []) + lat.get("refine", []),
+        "_text_total": text_total,
     }
 
 
@@ -223,7 +259,7 @@ def wait_photo_ready(app: App, catalog: str, photo: str | None, timeout_s: float
     """Photo search answers 'still being prepared' while its index is built: wait (bounded)."""
     if not photo:
         return False
-    s = Shopper(app.url, catalog, 120, rng)
+    s = HttpShopper(app.url, catalog, 120, rng)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         reply = s.photo(photo)
@@ -269,8 +305,8 @@ def main(argv: list[str] | None = None) -> int:
             files["photo"] = files["photo"] if wait_photo_ready(app, catalog, files["photo"], args.photo_wait,
                                                                 random.Random(args.seed)) else None
             if files["voice"]:  # load Whisper before measuring (first use loads the model)
-                Shopper(app.url, catalog, 300, random.Random(args.seed)).voice(files["voice"])
-            Shopper(app.url, catalog, 120, random.Random(args.seed)).text()
+                HttpShopper(app.url, catalog, 300, random.Random(args.seed)).voice(files["voice"])
+            HttpShopper(app.url, catalog, 120, random.Random(args.seed)).text()
             rss_start = rss_mb(app.proc.pid)
             peak = [rss_start]
             sampling = threading.Event()
@@ -292,6 +328,9 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             app.stop()
     idle_p95, load_p95 = percentile(idle.pop("_text"), 95), percentile(load.pop("_text"), 95)
+    idle_total, load_total = percentile(idle.pop("_text_total"), 95), percentile(load.pop("_text_total"), 95)
+    during = peak[-int(args.duration):] or peak  # 1 s samples; the load phase is the tail
+    quarters = [round(during[min(len(during) - 1, int(q * len(during)))], 1) for q in (0, 0.25, 0.5, 0.75)]
     report = {
         "command": "bench/load.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "catalog": catalog, "queue_concurrency": settings.queue_concurrency, "request_timeout_s": timeout_s,
@@ -299,7 +338,10 @@ def main(argv: list[str] | None = None) -> int:
         "cpus": os.cpu_count(), "idle": idle, "load": load,
         "text_p95_idle_s": round(idle_p95, 3), "text_p95_load_s": round(load_p95, 3),
         "text_p95_ratio": round(load_p95 / idle_p95, 2) if idle_p95 else None,
-        "rss_mb": {"start": round(rss_start, 1), "end": round(rss_end, 1), "peak": round(max(peak), 1)},
+        "text_with_for_you_p95_idle_s": round(idle_total, 3), "text_with_for_you_p95_load_s": round(load_total, 3),
+        "text_with_for_you_p95_ratio": round(load_total / idle_total, 2) if idle_total else None,
+        "rss_mb": {"start": round(rss_start, 1), "end": round(rss_end, 1), "peak": round(max(peak), 1),
+                   "load_quarters": quarters + [round(rss_end, 1)]},
     }
     print(json.dumps(report, indent=2))
     if args.json:
