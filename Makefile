@@ -28,6 +28,9 @@ system-deps:
 	@command -v espeak-ng >/dev/null 2>&1 || { \
 	  echo "installing Debian espeak-ng for the voice tests (spoken queries are synthesised)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null; }
+	@command -v flite >/dev/null 2>&1 || { \
+	  echo "installing Debian flite: more human voices for the voice tests and bench/voice.py"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq flite >/dev/null; }
 
 run: setup
 	$(PY) -m assistant serve --port $(PORT)

@@ -2,7 +2,9 @@
 spoken vs typed top-5 agreement, and translate vs transcribe for non-English speech.
 
 Spoken queries are synthesised with espeak-ng from real shopper phrasing
-(`<data_dir>/fashion-queries/query.csv`, `wands-queries/query.csv`). Run:
+(`<data_dir>/fashion-queries/query.csv`, `wands-queries/query.csv`); flite voices are measured
+beside them when installed. WER uses Whisper's standard English normalisation (`speech.normalize_words`),
+with the basic one beside it. Run:
 
     .venv/bin/python bench/voice.py [--n 45] [--openai-n 12] [--json var/bench-voice.json]
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import os
 import shutil
@@ -30,7 +33,11 @@ from assistant.config import settings_from_env  # noqa: E402
 from assistant.core import Assistant  # noqa: E402
 from assistant.speech import SAMPLE_RATE, load_audio, load_backend, transcribe, word_error_rate  # noqa: E402
 
-VOICES = ("en-us", "en")  # American and British espeak voices, alternating
+# Synthetic speakers, "engine:voice". The issue's target is on espeak-ng voices; flite (Debian
+# main, CMU diphone/cluster voices) is measured beside them when installed, as a more human
+# reference. MBROLA voices are not installable here (Debian contrib/non-free).
+ESPEAK_VOICES = ("espeak:en-us", "espeak:en")  # American and British, alternating (the headline rows)
+OTHER_VOICES = "espeak:en-us/g4,espeak:en/g4;espeak:en-us;espeak:en;flite:slt;flite:kal16;flite:awb"
 RATE = 140  # words per minute; espeak's default 175 is faster than shoppers talk
 TOP5_QUERIES = ["womens blue jeans", "black watch for men", "brown heels women's", "men's white casual shoes",
                 "grey cap", "white sweatshirt", "for women clutch", "navy blue flip flops", "purple top",
@@ -66,9 +73,38 @@ def queries(data_dir: Path, n: int) -> list[str]:
 
 
 def speak(text: str, path: Path, voice: str = "en-us", rate: int = RATE) -> Path:
-    subprocess.run(["espeak-ng", "-v", voice, "-s", str(rate), "-w", str(path), text], check=True,
-                   capture_output=True)
+    """Synthesise `text` to a wav: `voice` is an espeak-ng voice, or "engine:voice[/gN]" (espeak or
+    flite; /gN = espeak word gap in 10 ms units)."""
+    engine, _, name = voice.rpartition(":")
+    name, _, gap = name.partition("/g")  # "espeak:en-us/g4": 40 ms pause between words (-g 4)
+    if engine == "flite":
+        cmd = ["flite", "-voice", name, "-t", text, "-o", str(path)]
+    else:
+        cmd = ["espeak-ng", "-v", name, "-s", str(rate), "-g", gap or "0", "-w", str(path), text]
+    subprocess.run(cmd, check=True, capture_output=True)
     return path
+
+
+def available(voice: str) -> bool:
+    return bool(shutil.which("flite" if voice.startswith("flite:") else "espeak-ng"))
+
+
+def split(query: str) -> str:
+    """'tune' or 'test' by a hash of the text: decoding choices were tuned on the 'tune' half only,
+    so the 'test' half is an honest estimate (see docs/voice.md)."""
+    return "tune" if int(hashlib.md5(query.encode()).hexdigest(), 16) % 2 == 0 else "test"
+
+
+def wer_columns(refs: list[str], hyps: list[str], n_fashion: int) -> dict:
+    """WER (standard normalisation) overall, per source and per tune/test half, plus the basic one."""
+    def w(idx, normalizer="whisper"):
+        idx = list(idx)
+        return round(word_error_rate([refs[i] for i in idx], [hyps[i] for i in idx], normalizer), 4) if idx else None
+    every = range(len(refs))
+    return {"wer": w(every), "wer_basic": w(every, "basic"),
+            "wer_tune": w(i for i in every if split(refs[i]) == "tune"),
+            "wer_test": w(i for i in every if split(refs[i]) == "test"),
+            "wer_fashion": w(range(min(n_fashion, len(refs)))), "wer_wands": w(range(n_fashion, len(refs)))}
 
 
 def pad_to(path: Path, seconds: float) -> Path:
@@ -81,19 +117,31 @@ def pad_to(path: Path, seconds: float) -> Path:
     return path
 
 
+def save(report: dict, path: str | None) -> None:
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(report, indent=2, ensure_ascii=False))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=45, help="synthetic English queries for WER (default 45)")
     ap.add_argument("--openai-n", type=int, default=12, help="clips for the (slow) openai-whisper backend")
     ap.add_argument("--catalog", default="fashion")
+    ap.add_argument("--voice", default=",".join(ESPEAK_VOICES),
+                    help="speaker(s) of the headline rows, alternating (default: espeak en-us and en)")
+    ap.add_argument("--voices", default=OTHER_VOICES,
+                    help="';'-separated speakers of the per-voice table (base + catalog prompt), each one or "
+                         "more ','-separated voices that alternate; '' skips it")
     ap.add_argument("--json", help="write all numbers here")
     args = ap.parse_args()
     if not shutil.which("espeak-ng"):
         sys.exit("espeak-ng is missing: `make system-deps` (or apt-get install espeak-ng)")
     settings = settings_from_env()
+    voices = args.voice.split(",")
     report: dict = {"settings": {"beam_size": settings.speech_beam_size, "threads": settings.num_threads,
-                                 "speech_prompt": settings.speech_prompt,
-                                 "espeak_rate_wpm": RATE, "voices": VOICES}}
+                                 "speech_prompt": settings.speech_prompt, "normalizer": "whisper EnglishTextNormalizer",
+                                 "espeak_rate_wpm": RATE, "voices": voices}}
     tmp = Path(tempfile.mkdtemp(prefix="bench-voice-"))
     try:
         report["load_average_start"] = [round(x, 2) for x in os.getloadavg()]
@@ -101,45 +149,60 @@ def main() -> int:
         vocab = assistant.engine(args.catalog).vocab  # the active catalog: its words prompt the decoder
         refs = queries(settings.data_dir, args.n)
         n_fashion = args.n - args.n // 3
-        clips = [speak(q, tmp / f"q{i:03d}.wav", VOICES[i % len(VOICES)]) for i, q in enumerate(refs)]
-        durations = [load_audio(c).size / SAMPLE_RATE for c in clips]
-        held = [speak(q, tmp / f"h{i:03d}.wav", VOICES[i % len(VOICES)]) for i, q in enumerate(HELD_OUT)]
-        print(f"{len(clips)} clips, {sum(durations):.0f} s of speech", file=sys.stderr)
 
-        # 1. WER + RTF per backend/model (openai-whisper on the first --openai-n clips only: slow)
-        rows = []
-        for backend, model, prompt in [("faster-whisper", "base", "none"), ("faster-whisper", "base", "catalog"),
-                                       ("faster-whisper", "tiny.en", "none"), ("faster-whisper", "tiny.en", "catalog"),
-                                       ("openai-whisper", "base", "none"), ("openai-whisper", "tiny.en", "none")]:
-            n = len(clips) if backend == "faster-whisper" else min(args.openai_n, len(clips))
+        def synth(voice_list: list[str], tag: str):
+            clips = [speak(q, tmp / f"{tag}q{i:03d}.wav", voice_list[i % len(voice_list)]) for i, q in enumerate(refs)]
+            held = [speak(q, tmp / f"{tag}h{i:03d}.wav", voice_list[i % len(voice_list)])
+                    for i, q in enumerate(HELD_OUT)]
+            return clips, [load_audio(c).size / SAMPLE_RATE for c in clips], held
+
+        def measure(clips, durations, held, backend, model, prompt, n=None, **label):
+            n = n or len(clips)
             started = time.perf_counter()
             load_backend(settings, backend, model)
             load_s = time.perf_counter() - started
-            voc = vocab if prompt == "catalog" else None
-            heard = [transcribe(c, settings, backend=backend, model=model, language="en", vocab=voc)
+            run = settings.model_copy(update={"speech_prompt": prompt})  # catalog | catalog-list | none
+            heard = [transcribe(c, run, backend=backend, model=model, language="en", vocab=vocab)
                      for c in clips[:n]]
-            sub = min(args.openai_n, n)
-            row = {"backend": backend, "model": model, "prompt": prompt, "clips": n, "load_s": round(load_s, 2),
-                   "load_average_1min": round(os.getloadavg()[0], 2),
-                   "wer": round(word_error_rate(refs[:n], [h.text for h in heard]), 4),
-                   f"wer_first{sub}": round(word_error_rate(refs[:sub], [h.text for h in heard[:sub]]), 4),
+            heard_out = [transcribe(c, run, backend=backend, model=model, language="en", vocab=vocab)
+                         for c in held] if n == len(clips) else []
+            row = {**label, "backend": backend, "model": model, "prompt": prompt, "clips": n,
+                   "load_s": round(load_s, 2), "load_average_1min": round(os.getloadavg()[0], 2),
+                   **wer_columns(refs[:n], [h.text for h in heard], n_fashion),
+                   "wer_held_out": (round(word_error_rate(HELD_OUT, [h.text for h in heard_out]), 4)
+                                    if heard_out else None),
                    "rtf": round(sum(h.seconds for h in heard) / sum(durations[:n]), 3),
                    "mean_s_per_clip": round(statistics.mean(h.seconds for h in heard), 3),
-                   "examples": [(r, h.text) for r, h in zip(refs[:n], heard)]}
-            if backend == "faster-whisper":  # split by source, and the held-out synonym set
-                heard_out = [transcribe(c, settings, backend=backend, model=model, language="en", vocab=voc)
-                             for c in held]
-                row.update(wer_fashion=round(word_error_rate(refs[:n_fashion], [h.text for h in heard[:n_fashion]]), 4),
-                           wer_wands=round(word_error_rate(refs[n_fashion:], [h.text for h in heard[n_fashion:]]), 4),
-                           wer_held_out=round(word_error_rate(HELD_OUT, [h.text for h in heard_out]), 4),
-                           held_out_examples=[(r, h.text) for r, h in zip(HELD_OUT, heard_out)])
-            rows.append(row)
-            extra = (f"  fashion {row['wer_fashion']:.3f} wands {row['wer_wands']:.3f} held-out {row['wer_held_out']:.3f}"
-                     if "wer_held_out" in row else "")
-            print(f"{backend:15} {model:8} prompt={prompt:7} n={n:3} WER {row['wer']:.3f} (first {sub}: "
-                  f"{row[f'wer_first{sub}']:.3f}){extra}  RTF {row['rtf']:.3f}  {row['mean_s_per_clip']:.2f} s/clip"
-                  f"  load {load_s:.1f} s  loadavg {row['load_average_1min']}", file=sys.stderr)
-        report["asr"] = rows
+                   "examples": [(r, h.text) for r, h in zip(refs[:n], heard)],
+                   "held_out_examples": [(r, h.text) for r, h in zip(HELD_OUT, heard_out)]}
+            fmt = lambda v: "  -  " if v is None else f"{v:.3f}"  # noqa: E731
+            print(f"{label.get('voice', ''):22} {backend:15} {model:8} prompt={prompt:12} n={n:3} WER {fmt(row['wer'])}"
+                  f" (basic {fmt(row['wer_basic'])}) tune {fmt(row['wer_tune'])} test {fmt(row['wer_test'])}"
+                  f" fashion {fmt(row['wer_fashion'])} wands {fmt(row['wer_wands'])} held-out {fmt(row['wer_held_out'])}"
+                  f"  RTF {row['rtf']:.3f}  {row['mean_s_per_clip']:.2f} s/clip  loadavg {row['load_average_1min']}",
+                  file=sys.stderr)
+            return row
+
+        clips, durations, held = synth(voices, "")
+        print(f"{len(clips)} clips, {sum(durations):.0f} s of speech", file=sys.stderr)
+
+        # 1. WER + RTF per backend/model (openai-whisper on the first --openai-n clips only: slow)
+        rows = report["asr"] = []  # saved after every row: a long run interrupted keeps what it measured
+        for backend, model, prompt in [("faster-whisper", "base", "none"), ("faster-whisper", "base", "catalog-list"),
+                                       ("faster-whisper", "base", "catalog"),
+                                       ("faster-whisper", "tiny.en", "none"), ("faster-whisper", "tiny.en", "catalog"),
+                                       ("openai-whisper", "base", "none"), ("openai-whisper", "base", "catalog"),
+                                       ("openai-whisper", "tiny.en", "catalog")]:
+            n = len(clips) if backend == "faster-whisper" else min(args.openai_n, len(clips))
+            rows.append(measure(clips, durations, held, backend, model, prompt, n, voice=args.voice))
+            save(report, args.json)
+        # 1b. the same model and prompt per synthetic speaker (how much of the WER is the voice)
+        for k, voice in enumerate(v for v in args.voices.split(";") if v):
+            if not all(available(v) for v in voice.split(",")):
+                print(f"{voice}: not installed, skipped", file=sys.stderr)
+                continue
+            rows.append(measure(*synth(voice.split(","), f"v{k}"), "faster-whisper", "base", "catalog", voice=voice))
+            save(report, args.json)
 
         # 2. end to end: a 5 s clip -> ranked results, base model, warm, default settings (prompt on)
         five = pad_to(speak(LONG_QUERY, tmp / "five.wav", "en-us", 160), 5.0)
@@ -189,8 +252,7 @@ def main() -> int:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(report, indent=2, ensure_ascii=False))
+        save(report, args.json)
         print(f"wrote {args.json}", file=sys.stderr)
     return 0
 

@@ -20,6 +20,7 @@ from assistant.speech import HEARD_NOTHING, SAMPLE_RATE, AudioError
 from tests.test_cli import run_cli
 
 ESPEAK = shutil.which("espeak-ng")
+FLITE = shutil.which("flite")  # more human diphone/cluster voices (Debian main, `make system-deps`)
 needs_espeak = pytest.mark.skipif(not ESPEAK, reason="espeak-ng is missing: run `make system-deps`")
 
 # real shopper phrasing (fashion-queries / wands-queries), without prices or numbers
@@ -81,6 +82,25 @@ def test_transcripts_are_within_the_wer_bound(clips, voice_settings):
     assert (voice_settings.var_dir / "models" / "whisper-base-ct2" / "model.bin").stat().st_size > 100e6
 
 
+def test_wer_uses_whispers_standard_normalisation():
+    """Numbers, currency, spelling variants, punctuation and case are not counted as misheard words."""
+    assert speech.normalize_words("Men's grey T-shirt, under fifty dollars.") == "mens gray tshirt under $50"
+    assert speech.word_error_rate(["mens grey tshirt under $50"], ["Men's gray T-shirt, under fifty dollars."]) == 0
+    assert speech.word_error_rate(["mens grey tshirt"], ["Men's gray T-shirt."], normalizer="basic") > 0
+    assert speech.word_error_rate(["grey top"], ["Great hop"]) == 1.0  # real mishearings still count
+
+
+@pytest.mark.skipif(not FLITE, reason="flite is missing: run `make system-deps`")
+def test_a_more_human_voice_meets_the_15_percent_target(assistant, demo, voice_settings, tmp_path):
+    """espeak's formant voice is the hard case; flite's slt voice sounds closer to a person."""
+    clips = [tmp_path / f"f{i}.wav" for i in range(len(QUERIES))]
+    for clip, q in zip(clips, QUERIES):
+        subprocess.run([FLITE, "-voice", "slt", "-t", q, "-o", str(clip)], check=True, capture_output=True)
+    vocab = assistant.engine("demo").vocab
+    heard = [speech.transcribe(c, voice_settings, language="en", vocab=vocab).text for c in clips]
+    assert speech.word_error_rate(QUERIES, heard) <= 0.15, list(zip(QUERIES, heard))
+
+
 def test_english_tiny_model_and_speed(clips, voice_settings):
     heard = [speech.transcribe(c, voice_settings, model="tiny.en") for c in list(clips.values())[:4]]
     assert speech.word_error_rate(QUERIES[:4], [h.text for h in heard]) <= 0.35
@@ -100,7 +120,7 @@ def test_every_upload_format_decodes_without_system_ffmpeg(clips, tmp_path, suff
 def test_a_compressed_upload_is_understood(clips, voice_settings, tmp_path):
     clip = encode(clips["women's black heels"], tmp_path / "clip.webm", "libopus")
     assert speech.normalize_words(speech.transcribe(clip, voice_settings).text) in (
-        "women's black heels", "women's black heel")
+        speech.normalize_words("women's black heels"), speech.normalize_words("women's black heel"))
 
 
 def test_silence_and_noise_are_heard_as_nothing(tmp_path, voice_settings):
@@ -234,16 +254,25 @@ def test_cli_bad_audio_is_one_error_line(tmp_path, index_dir):
 def test_catalog_prompt_is_the_catalogs_own_words_most_frequent_first(assistant, demo, voice_settings):
     vocab = assistant.engine("demo").vocab
     recognizer = speech.load_backend(voice_settings)
+    leaf = [c.lower() for c, _ in vocab.values["category"].most_common() if c in vocab.ancestors]
+    colour = vocab.values["color"].most_common(1)[0][0].lower()
+    # default: query-like phrases, one per leaf product type, most frequent type and colour first
     prompt = speech.catalog_prompt(vocab, recognizer.count_tokens, max_tokens=150)
-    assert prompt.startswith("Shopping search: ") and recognizer.count_tokens(prompt) <= 150
-    words = prompt.removeprefix("Shopping search: ").rstrip(".").split(", ")
+    items = prompt.rstrip(".").split(", ")
+    assert recognizer.count_tokens(prompt) <= 150 and not prompt.startswith("Shopping search")
+    assert items[0].endswith(f"{colour} {leaf[0]}") and len(items) == len(set(items))
+    assert all(any(item.endswith(" " + t) or item == t for t in leaf) for item in items)  # only leaf types
+    short = speech.catalog_prompt(vocab, recognizer.count_tokens, max_tokens=20)
+    assert recognizer.count_tokens(short) <= 20 and items[:2] == short.rstrip(".").split(", ")[:2]
+    # the earlier comma list ("catalog-list")
+    listed = speech.catalog_prompt(vocab, recognizer.count_tokens, max_tokens=150, style="list")
+    assert listed.startswith("Shopping search: ") and recognizer.count_tokens(listed) <= 150
+    words = listed.removeprefix("Shopping search: ").rstrip(".").split(", ")
     colours = [w for w in words if w in {c.lower() for c in vocab.values["color"]}]
-    assert colours and colours[0] == vocab.values["color"].most_common(1)[0][0].lower()
+    assert colours and colours[0] == colour
     other = {v.lower() for f in ("color", "gender") for v in vocab.values[f]}  # "Men" is both
     broad = {c.lower() for c in vocab.values["category"] if c not in vocab.ancestors} - other
     assert not broad & set(words)  # only leaf product types
-    short = speech.catalog_prompt(vocab, recognizer.count_tokens, max_tokens=20)
-    assert recognizer.count_tokens(short) <= 20 and words[:2] == short.removeprefix("Shopping search: ").rstrip(".").split(", ")[:2]
     assert speech.prompt_for(vocab, recognizer) is speech.prompt_for(vocab, recognizer)  # built once
 
 
