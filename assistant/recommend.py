@@ -4,7 +4,13 @@ Sources, each a pure function of item indices (so the offline eval calls the ver
 - `knn`: more like what the shopper viewed (cosine over the catalog's own embeddings; the baseline);
 - `cooc`: viewed/bought together by other shoppers (item-item co-occurrence, cosine-normalised);
 - `popular`: popularity and rating by category, for cold start;
-- `hybrid`: a blend of the three, then MMR for diversity. Purchased items are never recommended.
+- `hybrid` (default): a *learned* blend (`Blend`, a conditional logit fitted on training sessions;
+  weights are plain numbers in `LEARNED_BLEND`) over per-item features: similarity to the seeds
+  (mean and max cosine), agreement with the session's attribute profile (category, colour, gender,
+  occasion, brand, …: the recency-weighted share of seeds with the item's value, and whether all
+  seeds share it), category→category transitions, co-occurrence and popularity; then MMR;
+- `fixed-blend`: the earlier hand-set blend of knn, cooc and popular (kept for the eval table).
+Purchased and already-seen items are never recommended.
 `rerank` is the opt-in, bounded personal re-ranking of search results.
 """
 
@@ -29,12 +35,13 @@ from assistant.understand import ParsedQuery
 
 log = logging.getLogger(__name__)
 
-METHODS = ("hybrid", "knn", "knn-last", "cooc", "popular")
+METHODS = ("hybrid", "knn", "knn-last", "cooc", "popular", "fixed-blend")
 KIND_WEIGHT = {"view": 1.0, "click": 2.0, "add_to_cart": 3.0, "purchase": 4.0}
 VERB = {"view": "viewed", "click": "opened", "add_to_cart": "added to your cart", "purchase": "bought"}
 RECENCY_DECAY = 0.85  # each older distinct item counts this much less than the next newer one
 MAX_SEEDS = 20
-BLEND = {"knn": 1.0, "cooc": 1.0, "popular": 0.1}  # chosen on train-query validation, never the test side
+# `fixed-blend`: chosen on train-query validation, never the test side
+BLEND = {"knn": 1.0, "cooc": 1.0, "popular": 0.1}
 
 
 @dataclass
@@ -71,9 +78,11 @@ class Scored:
 class CoOccurrence:
     """Item-item co-occurrence from sessions: C = SᵀS over a session × item matrix, cosine-normalised."""
 
-    def __init__(self, matrix: sparse.csr_matrix, bought: sparse.csr_matrix | None = None) -> None:
+    def __init__(self, matrix: sparse.csr_matrix, bought: sparse.csr_matrix | None = None,
+                 support: sparse.csr_matrix | None = None) -> None:
         self.matrix = matrix
         self.bought = bought
+        self.support = support  # how many sessions hold both items
 
     @classmethod
     def fit(cls, sessions: Iterable[Sequence[tuple[int, str]]], n_items: int,
@@ -97,11 +106,13 @@ class CoOccurrence:
         C.eliminate_zeros()
         norm = np.sqrt(np.asarray((S.multiply(S)).sum(axis=0)).ravel()) + 1e-9
         C = sparse.diags(1 / norm) @ C @ sparse.diags(1 / norm)
+        seen = (S > 0).astype(np.float32)
+        support = (seen.T @ seen).tocsr()
         B = None
         if brows:
             Bs = sparse.csr_matrix((np.ones(len(brows), np.float32), (brows, bcols)), shape=shape)
             B = (Bs.T @ Bs).tocsr()
-        return cls(C.tocsr(), B)
+        return cls(C.tocsr(), B, support)
 
     def bought_together(self, a: int, b: int) -> bool:
         return self.bought is not None and self.bought[a, b] > 0
@@ -152,6 +163,155 @@ class Popularity:
         return f"A pick from {cat}, to get you started."
 
 
+def item_fields(product) -> dict[str, str]:
+    """The labels a session profile compares: category levels, colour, gender, occasion, brand,
+    material and free-form attributes (`attr:season`, …). Missing values are left out."""
+    out: dict[str, str] = {}
+    path = [c for c in product.category if c]
+    if path:
+        out["category"] = path[-1]
+        if len(path) >= 2:
+            out["category_parent"] = path[-2]
+        if len(path) >= 3:
+            out["category_root"] = path[0]
+    if product.colors:
+        out["color"] = product.colors[0]
+    for name in ("gender", "occasion", "brand", "material"):
+        value = getattr(product, name, "")
+        if value:
+            out[name] = value
+    for key, value in product.attributes.items():
+        if value not in ("", None):
+            out[f"attr:{key}"] = str(value)
+    return out
+
+
+class FieldCodes:
+    """Every product's value per field as an integer code (-1 = none), so a session's attribute
+    profile is a few `bincount`s over the catalog rather than a loop over products. Free-form
+    attributes count only when they are labels (on >= 5% of products, few distinct values), not
+    ids or measurements."""
+
+    def __init__(self, products: Sequence) -> None:
+        rows = [item_fields(p) for p in products]
+        self.codes: dict[str, np.ndarray] = {}
+        self.values: dict[str, list[str]] = {}
+        for name in sorted({k for r in rows for k in r}):
+            vocab: dict[str, int] = {}
+            codes = np.array([vocab.setdefault(r[name], len(vocab)) if name in r else -1 for r in rows],
+                             dtype=np.int64)
+            known = int((codes >= 0).sum())
+            if name.startswith("attr:") and (known < 0.05 * len(rows) or len(vocab) > max(50, known // 10)):
+                continue
+            self.codes[name], self.values[name] = codes, list(vocab)
+        self.names = sorted(self.codes)
+
+    def agreement(self, seeds: np.ndarray, w: np.ndarray,
+                  names: Iterable[str] | None = None) -> dict[str, np.ndarray]:
+        """Per field: the weighted share of seeds whose value equals each item's value (0..1)."""
+        out = {}
+        for name in self.names if names is None else [n for n in self.names if n in set(names)]:
+            codes = self.codes[name]
+            codes_of_seeds = codes[seeds]
+            known = codes_of_seeds >= 0
+            if not known.any():
+                continue
+            share = np.bincount(codes_of_seeds[known], weights=w[known], minlength=len(self.values[name]))
+            out[name] = np.where(codes >= 0, share[np.maximum(codes, 0)], 0.0) / w.sum()
+        return out
+
+
+class CategoryTransitions:
+    """P(category of another item in the session | category of a seed), from training sessions.
+    Unlike item co-occurrence it carries over to products and intents never seen together."""
+
+    def __init__(self, matrix: sparse.csr_matrix, codes: np.ndarray) -> None:
+        self.matrix, self.codes = matrix, codes
+
+    @classmethod
+    def fit(cls, sessions: Iterable[Sequence[tuple[int, str]]], codes: np.ndarray,
+            max_len: int = 50) -> "CategoryTransitions":
+        n = int(codes.max()) + 1 if len(codes) else 0
+        rows: list[int] = []
+        cols: list[int] = []
+        for items in sessions:
+            cats = codes[[i for i, _ in list(items)[-max_len:]]]
+            cats = cats[cats >= 0]
+            for j, a in enumerate(cats):  # every ordered pair of distinct positions
+                others = np.delete(cats, j)
+                rows += [int(a)] * len(others)
+                cols += others.tolist()
+        counts = sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n, n))
+        totals = np.asarray(counts.sum(axis=1)).ravel()
+        return cls(sparse.diags(1 / np.maximum(totals, 1)) @ counts, codes)
+
+    def scores(self, seeds: np.ndarray, w: np.ndarray) -> np.ndarray:
+        seed_codes = self.codes[seeds]
+        known = seed_codes >= 0
+        if not known.any():
+            return np.zeros(len(self.codes))
+        by_cat = np.asarray(self.matrix[seed_codes[known]].T @ w[known]).ravel() / w.sum()
+        return np.where(self.codes >= 0, by_cat[np.maximum(self.codes, 0)], 0.0)
+
+
+# Weights of the `hybrid` recommender: `fit_blend` on the fashion eval's query-disjoint *training*
+# sessions (train-split queries only, seed 13; `assistant eval-recs` refits and prints them).
+# Features not listed (e.g. a field only another catalog has) weigh 0. Agreeing with every viewed
+# item on colour and category counts most; season/occasion/brand agreement barely matters.
+LEARNED_BLEND: dict[str, float] = {
+    "agree:attr:season": -0.1811, "agree:attr:year": -0.1291, "agree:brand": 0.3248, "agree:category": 1.6968,
+    "agree:category_parent": 0.9917, "agree:category_root": 0.6629, "agree:color": 1.3019,
+    "agree:gender": 1.1669, "agree:occasion": -0.4281, "all:attr:season": -0.004, "all:attr:year": 0.0163,
+    "all:brand": -0.7015, "all:category": 2.3807, "all:category_parent": 0.9888, "all:category_root": 0.6629,
+    "all:color": 4.9579, "all:gender": 0.4054, "all:occasion": 0.4766, "cooc": 1.6326, "knn": 0.1938,
+    "max_cos": -0.2813, "popular": -0.2356, "transition": 1.5548,
+}
+
+
+@dataclass
+class Blend:
+    """A linear score over named features: the learned part of `hybrid`."""
+
+    weights: dict[str, float]
+
+    def score(self, features: dict[str, np.ndarray], n: int) -> np.ndarray:
+        total = np.zeros(n)
+        for name, values in features.items():
+            total += self.weights.get(name, 0.0) * values
+        return total
+
+    @classmethod
+    def fit(cls, examples: Sequence[tuple[dict[str, np.ndarray], int]], l2: float = 1e-2) -> "Blend":
+        """Conditional logit: for each example (features over a candidate pool, index of the item
+        the shopper went on to view) maximise the softmax probability of that item against the
+        rest of its pool, with an L2 penalty on standardised features. Weights come back on the
+        raw feature scale, so scoring needs no scaler."""
+        from scipy.optimize import minimize
+
+        names = sorted({k for f, _ in examples for k in f})
+        X = np.vstack([np.stack([f.get(k, np.zeros(len(next(iter(f.values()))))) for k in names], axis=1)
+                       for f, _ in examples])
+        sizes = np.array([len(next(iter(f.values()))) for f, _ in examples])
+        starts = np.r_[0, np.cumsum(sizes)[:-1]]
+        targets = starts + np.array([t for _, t in examples])
+        scale = X.std(axis=0)
+        scale[scale < 1e-9] = 1.0
+        Xs = X / scale
+
+        def loss(b: np.ndarray) -> tuple[float, np.ndarray]:
+            s = Xs @ b
+            top = np.maximum.reduceat(s, starts)
+            e = np.exp(s - np.repeat(top, sizes))
+            z = np.add.reduceat(e, starts)
+            p = e / np.repeat(z, sizes)
+            value = -(s[targets].sum() - (top + np.log(z)).sum()) / len(sizes) + l2 * b @ b
+            grad = -(Xs[targets].sum(axis=0) - p @ Xs) / len(sizes) + 2 * l2 * b
+            return value, grad
+
+        b = minimize(loss, np.zeros(len(names)), jac=True, method="L-BFGS-B").x / scale
+        return cls({k: round(float(v), 4) for k, v in zip(names, b)})
+
+
 def item_vectors(engine: SearchEngine) -> np.ndarray:
     """The catalog's own product embeddings (L2-normalised), read back from the FAISS index."""
     dense = engine.index.dense
@@ -172,6 +332,9 @@ class Recommender:
         self.position = {p.id: i for i, p in enumerate(self.products)}
         self.cooc: CoOccurrence | None = None
         self.popularity = Popularity.fit(engine, [])
+        self.fields = FieldCodes(self.products)
+        self.transitions: CategoryTransitions | None = None
+        self.blend = Blend(dict(LEARNED_BLEND))
         self._version: object = None
         self._lock = threading.Lock()
 
@@ -182,12 +345,13 @@ class Recommender:
             return
         with self._lock:
             version = self.store.version()
-            if version == self._version and time.time() - getattr(self, "_built", 0) < max_age_s:
-                return
+            if version == self._version or time.time() - getattr(self, "_built", 0) < max_age_s:
+                return  # shared models lag by <= max_age_s; refitting per event costs O(all events)
             sessions = [[(self.position[p], k) for k, p in items if p in self.position]
                         for _, items in self.store.sessions(self.catalog)]
             self.cooc = CoOccurrence.fit(sessions, len(self.products)) if sessions else None
             self.popularity = Popularity.fit(self.engine, sessions)
+            self.transitions = self.fit_transitions(sessions) if sessions else None
             self._version, self._built = version, time.time()
 
     def profile(self, shopper: str) -> Profile:
@@ -196,6 +360,10 @@ class Recommender:
         events = self.store.events(shopper, self.catalog, kinds=KIND_WEIGHT, limit=500)
         items = [(self.position[e.product_id], e.kind) for e in reversed(events) if e.product_id in self.position]
         return Profile.from_items(items)
+
+    def fit_transitions(self, sessions: Sequence[Sequence[tuple[int, str]]]) -> CategoryTransitions | None:
+        codes = self.fields.codes.get("category")
+        return None if codes is None else CategoryTransitions.fit(sessions, codes)
 
     # ------------------------------------------------------------------ sources
     def knn(self, profile: Profile, last_only: bool = False) -> Scored:
@@ -207,7 +375,7 @@ class Recommender:
             return Scored(np.zeros(len(self.products)))
         ids = np.array([s[0] for s in seeds])
         w = np.array([s[1] for s in seeds], dtype=np.float32)
-        scores = (w @ (self.vectors[ids] @ self.vectors.T)) / w.sum()  # weighted mean cosine
+        scores = self.vectors @ (w @ self.vectors[ids] / w.sum())  # weighted mean cosine, one mat-vec
 
         def explain(item: int) -> str:  # the seed that contributes most
             return self._because(seeds[int(((self.vectors[ids] @ self.vectors[item]) * w).argmax())])
@@ -248,10 +416,109 @@ class Recommender:
                         scores[ids[depth]] = 1.0 / (1 + depth * len(lists) + r)
         return Scored(scores, pop.reason)
 
+    def features(self, profile: Profile, cooc: CoOccurrence | None = None, popularity: Popularity | None = None,
+                 transitions: CategoryTransitions | None = None,
+                 blend: Blend | None = None) -> dict[str, np.ndarray]:
+        """The blend's per-item features (each an array over the catalog; with `blend`, only the
+        fields it weighs). Content features use the viewed (not bought) seeds, like `knn`;
+        transitions use every seed: a bought sofa should lead to lamps, not to more sofas."""
+        feats: dict[str, np.ndarray] = {}
+        content = [s for s in profile.seeds if s[2] != "purchase"]
+        if content:
+            ids = np.array([s[0] for s in content])
+            w = np.array([s[1] for s in content], dtype=np.float64)
+            sims = self.vectors[ids] @ self.vectors.T
+            feats["knn"] = (w @ sims) / w.sum()
+            feats["max_cos"] = sims.max(axis=0)
+            names = None if blend is None else {k.split(":", 1)[1] for k in blend.weights
+                                                 if k.startswith(("agree:", "all:"))}
+            for name, share in self.fields.agreement(ids, w, names).items():
+                feats[f"agree:{name}"] = share
+                if len(ids) >= 2:  # every seed agrees: one seed alone says little about intent
+                    feats[f"all:{name}"] = (share > 1 - 1e-6).astype(np.float64)
+        transitions = transitions or self.transitions
+        if transitions is not None and profile.seeds:
+            ids = np.array([s[0] for s in profile.seeds])
+            feats["transition"] = transitions.scores(ids, np.array([s[1] for s in profile.seeds]))
+        if (cooc or self.cooc) is not None:  # absolute scale: six shoppers' evidence outweighs one's
+            feats["cooc"] = self.co_occurrence(profile, cooc).scores / sum(s[1] for s in profile.seeds)
+        pop = popularity or self.popularity
+        if pop.scores.any():
+            feats["popular"] = pop.scores
+        return feats
+
+    def _evidence_slot(self, profile: Profile, chosen: list[int], k: int, total: np.ndarray,
+                       cooc: CoOccurrence | None) -> int | None:
+        """Clear "viewed/bought together" evidence (several other sessions, high cosine) earns the
+        strongest such item a place in the top `EVIDENCE_SLOT['position']`, even when it is a
+        different kind of item from the seeds' (a sofa's cushions): the learned blend, trained on
+        single-intent sessions, would otherwise rank every similar item above it. Returns that
+        item when it is not already there, else None."""
+        cooc = cooc or self.cooc
+        if cooc is None or cooc.support is None or not profile.seeds or k < 1:
+            return None
+        ids = [s[0] for s in profile.seeds]
+        w = np.array([s[1] for s in profile.seeds])
+        strength = np.asarray(cooc.matrix[ids].T @ w).ravel() / w.sum()
+        shoppers = np.asarray(cooc.support[ids].max(axis=0).todense()).ravel()
+        ok = ((strength >= EVIDENCE_SLOT["min_cosine"]) & (shoppers >= EVIDENCE_SLOT["min_sessions"])
+              & np.isfinite(total))
+        if not ok.any():
+            return None
+        best = int(np.flatnonzero(ok)[strength[ok].argmax()])
+        return None if best in chosen[: min(EVIDENCE_SLOT["position"], k)] else best
+
+    def _explain_blend(self, profile: Profile, feats: dict[str, np.ndarray], blend: Blend,
+                       cooc: CoOccurrence | None, popularity: Popularity | None) -> Callable[[int], str]:
+        """Why a blended item: the part of the score that contributes most (the seed it resembles,
+        with the labels they share; a category transition; co-occurrence; popularity)."""
+        def part(item: int, prefix: tuple[str, ...]) -> float:
+            return sum(blend.weights.get(k, 0.0) * v[item] for k, v in feats.items() if k.startswith(prefix))
+
+        def explain(item: int) -> str:
+            parts = {"content": part(item, ("knn", "max_cos", "agree:", "all:")),
+                     "transition": part(item, ("transition",)), "cooc": part(item, ("cooc",)),
+                     "popular": part(item, ("popular",))}
+            best = max(parts, key=parts.get)
+            if best == "cooc":
+                return self.co_occurrence(profile, cooc).explain(item)
+            if best == "popular":
+                return (popularity or self.popularity).reason(item)
+            return self._because_alike(profile, item, blend, transition=best == "transition")
+        return explain
+
+    def _because_alike(self, profile: Profile, item: int, blend: Blend, transition: bool) -> str:
+        seeds = [s for s in profile.seeds if s[2] != "purchase"] or profile.seeds
+        if transition:
+            cat = self.fields.codes.get("category")
+            seed = seeds[0] if cat is None else max(
+                seeds, key=lambda s: s[1] * float(self.transitions.matrix[cat[s[0]], cat[item]])
+                if self.transitions is not None and cat[s[0]] >= 0 and cat[item] >= 0 else 0.0)
+            return (f"Because you {VERB[seed[2]]} {self.products[seed[0]].title}: shoppers who look at "
+                    f"{self.products[seed[0]].leaf_category} often look at {self.products[item].leaf_category}.")
+
+        def shared(seed: int) -> list[str]:
+            names = [n for n in self.fields.names if self.fields.codes[n][seed] >= 0
+                     and self.fields.codes[n][seed] == self.fields.codes[n][item]]
+            names.sort(key=lambda n: -(blend.weights.get(f"agree:{n}", 0.0) + blend.weights.get(f"all:{n}", 0.0)))
+            return [n for n in names if blend.weights.get(f"agree:{n}", 0.0) + blend.weights.get(f"all:{n}", 0.0) > 0]
+
+        def strength(s: tuple[int, float, str]) -> float:
+            return s[1] * (float(self.vectors[s[0]] @ self.vectors[item]) + 0.5 * len(shared(s[0])))
+        seed = max(seeds, key=strength)
+        values = []
+        for name in shared(seed[0])[:3]:
+            value = self.fields.values[name][self.fields.codes[name][item]]
+            if value not in values:
+                values.append(value)
+        also = f" (also {', '.join(values)})" if values else ""
+        return f"Because you {VERB[seed[2]]} {self.products[seed[0]].title}{also}."
+
     # ------------------------------------------------------------------ ranking
     def rank(self, profile: Profile, k: int = 10, method: str = "hybrid", diversity: float = 0.3,
              cooc: CoOccurrence | None = None, popularity: Popularity | None = None,
-             exclude: Iterable[int] = (), explain: bool = True) -> list[tuple[int, float, str]]:
+             exclude: Iterable[int] = (), explain: bool = True, blend: Blend | None = None,
+             transitions: CategoryTransitions | None = None) -> list[tuple[int, float, str]]:
         """Top-k (item, score, why). Never returns purchased or already-seen items."""
         if method not in METHODS:
             raise ShopperError(f"Unknown recommender '{method}'. Use one of: {', '.join(METHODS)}.")
@@ -263,25 +530,41 @@ class Recommender:
             parts = {"cooc": self.co_occurrence(profile, cooc)}
         elif method == "popular" or not profile.seeds:
             parts = {"popular": self.popular(profile, popularity)}
+        elif method == "hybrid":
+            blend = blend or self.blend
+            feats = self.features(profile, cooc, popularity, transitions, blend)
+            scores = blend.score(feats, len(self.products))
+            if np.ptp(scores) == 0:  # nothing to go on (e.g. only purchases, no other shoppers yet)
+                return self.rank(profile, k, "popular", diversity, cooc, popularity, exclude, explain)
+            parts = {"blend": Scored(scores - scores.min() + 1.0,  # > 0 everywhere, order unchanged
+                                     self._explain_blend(profile, feats, blend, cooc, popularity) if explain
+                                     else Scored(scores).explain)}
         else:
             parts = {"knn": self.knn(profile), "cooc": self.co_occurrence(profile, cooc),
                      "popular": self.popular(profile, popularity)}
         total = np.zeros(len(self.products))
         normed = {}
         for name, part in parts.items():
-            normed[name] = normalize(part.scores)
+            normed[name] = part.scores if name == "blend" else normalize(part.scores)
             total += BLEND.get(name, 1.0) * normed[name]
         banned = np.array(sorted(set(profile.seen) | set(profile.bought) | set(exclude)), dtype=np.int64)
         total[banned] = -np.inf
         candidates = [int(i) for i in np.argsort(-total)[: max(100, 5 * k)] if total[i] > 0]
-        if method == "hybrid" and diversity > 0:
+        if method in ("hybrid", "fixed-blend") and diversity > 0:
             chosen = mmr(candidates, total, self.vectors, k, 1 - diversity)
         else:
             chosen = candidates[:k]
+        slotted = self._evidence_slot(profile, chosen, k, total, cooc) if method == "hybrid" else None
+        if slotted is not None:
+            position = min(EVIDENCE_SLOT["position"], k) - 1
+            rest = [i for i in chosen if i != slotted]
+            chosen = (rest[:position] + [slotted] + rest[position:])[:k]
         out = []
         for i in chosen:
             source = max(parts, key=lambda name: BLEND.get(name, 1.0) * normed[name][i])
-            out.append((i, float(total[i]), parts[source].explain(i) if explain else ""))
+            why = "" if not explain else (self.co_occurrence(profile, cooc).explain(i) if i == slotted
+                                          else parts[source].explain(i))
+            out.append((i, float(total[i]), why))
         return out
 
     def recommend(self, shopper: str, k: int = 10, method: str = "hybrid",
@@ -326,7 +609,45 @@ class Recommender:
         return f"Because you {VERB[seed[2]]} {self.products[seed[0]].title}."
 
 
+def fit_blend(rec: Recommender, sessions: Sequence[tuple[str, Sequence[int]]], folds: int = 3,
+              pool: int = 400, l2: float = 1e-2) -> Blend:
+    """Learn `hybrid`'s weights from training sessions (group id, items viewed in order): the last
+    item is the target, the others the history. Co-occurrence, popularity and transitions for a
+    session are fitted on the *other* folds of groups, so the weights never learn to trust
+    statistics that already saw the answer. Candidates: the top `pool` by similarity + agreement."""
+    import hashlib
+
+    def fold(group: str) -> int:
+        return int(hashlib.sha1(str(group).encode()).hexdigest(), 16) % folds
+
+    n = len(rec.products)
+    models = []
+    for f in range(folds):
+        other = [[(i, "view") for i in items] for g, items in sessions if fold(g) != f]
+        models.append((CoOccurrence.fit(other, n), Popularity.fit(rec.engine, other), rec.fit_transitions(other)))
+    examples = []
+    for group, items in sessions:
+        if len(items) < 2:
+            continue
+        history, target = list(items[:-1]), int(items[-1])
+        profile = Profile.from_items([(i, "view") for i in history])
+        cooc, pop, transitions = models[fold(group)]
+        feats = rec.features(profile, cooc, pop, transitions)
+        agree = sum(v for k, v in feats.items() if k.startswith("agree:"))
+        base = feats.get("knn", np.zeros(n)) + agree / max(1, len(rec.fields.names))
+        base[history] = -np.inf
+        size = min(pool, n - len(history) - 1)
+        ids = np.argpartition(-base, size)[:size]
+        if target not in ids:
+            ids = np.append(ids, target)
+        examples.append(({k: v[ids] for k, v in feats.items()}, int(np.flatnonzero(ids == target)[0])))
+    if not examples:
+        raise ShopperError("no training session has two or more items; cannot learn a blend.")
+    return Blend.fit(examples, l2)
+
+
 NORM_DEPTH = 200
+EVIDENCE_SLOT = {"min_cosine": 0.5, "min_sessions": 3, "position": 3}  # see Recommender._evidence_slot
 
 
 def normalize(scores: np.ndarray, depth: int = NORM_DEPTH) -> np.ndarray:

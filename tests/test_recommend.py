@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
+from collections import defaultdict
 
 import numpy as np
 import pytest
@@ -14,7 +16,7 @@ import pytest
 from assistant.core import Assistant
 from assistant.dialog import Conversation
 from assistant.history import HistoryStore, new_shopper_id
-from assistant.recommend import Profile, Recommender, mmr
+from assistant.recommend import Blend, Profile, Recommender, fit_blend, mmr
 from assistant.search import Result
 from assistant.shopper import IdleClock, ShopperHistory
 from tests.conftest import ROOT
@@ -74,7 +76,8 @@ def test_viewed_together_by_other_shoppers(rec, store, demo):
     assert results and results[0].product.id == b
     assert demo.products[0].title in results[0].why
     hybrid = rec.recommend(shopper, k=10)
-    assert b in [r.product.id for r in hybrid[:3]]
+    assert b in [r.product.id for r in hybrid[:3]], "clear co-view evidence earns a top-3 slot"
+    assert demo.products[0].title in next(r.why for r in hybrid if r.product.id == b)
 
 
 def test_cold_start_is_popular_and_varied(rec, store):
@@ -129,6 +132,60 @@ def test_personal_reranking_is_opt_in_and_bounded(rec, store, demo):
         assert abs(before.index(pid) - after.index(pid)) <= 3
     moved = [r for r in response.results if "Moved up" in r.why]
     assert moved and all(demo.products[rec.position[r.product.id]] for r in moved)
+
+
+def test_blend_fit_learns_which_feature_marks_the_next_item():
+    rng = np.random.default_rng(0)
+    examples = []
+    for _ in range(60):
+        target = int(rng.integers(20))
+        signal = np.zeros(20)
+        signal[target] = 1.0
+        examples.append(({"signal": signal, "noise": rng.random(20)}, target))
+    blend = Blend.fit(examples)
+    assert blend.weights["signal"] > 1 and abs(blend.weights["noise"]) < 0.25 * blend.weights["signal"]
+    assert all(int(np.argmax(blend.score(f, 20))) == t for f, t in examples[:10])
+
+
+def test_learned_blend_follows_what_training_sessions_share(rec, demo):
+    """Sessions that share a colour across categories teach the blend to weigh colour agreement
+    above category agreement, and the reverse for sessions within one category; the weights then
+    steer the ranking."""
+    by_colour, by_category = defaultdict(list), defaultdict(list)
+    for i, p in enumerate(demo.products):
+        if p.colors:
+            by_colour[p.colors[0]].append(i)
+        by_category[p.leaf_category].append(i)
+
+    def sessions(groups):
+        rng = random.Random(0)
+        return [(key, rng.sample(items, 4)) for key, items in sorted(groups.items()) if len(items) >= 6
+                for _ in range(8)]
+
+    def weight(blend, name):
+        return blend.weights.get(f"agree:{name}", 0.0) + blend.weights.get(f"all:{name}", 0.0)
+    colour, category = fit_blend(rec, sessions(by_colour)), fit_blend(rec, sessions(by_category))
+    assert weight(colour, "color") > weight(colour, "category")
+    assert weight(category, "category") > weight(category, "color")
+
+    grey = [i for i in by_colour["grey"]]
+    seeds = [grey[0], next(i for i in grey if demo.products[i].leaf_category != demo.products[grey[0]].leaf_category)]
+    profile = Profile.from_items([(i, "view") for i in seeds])
+    top = [i for i, _, _ in rec.rank(profile, 5, "hybrid", 0.0, blend=colour, explain=False)]
+    assert all(demo.products[i].colors[:1] == ["grey"] for i in top)
+    seed_categories = {demo.products[i].leaf_category for i in seeds}
+    top = [i for i, _, _ in rec.rank(profile, 5, "hybrid", 0.0, blend=category, explain=False)]
+    assert all(demo.products[i].leaf_category in seed_categories for i in top)
+
+
+def test_hybrid_explains_with_the_labels_a_seed_shares(rec, store, demo):
+    shopper = new_shopper_id()
+    sofas = [p for p in demo.products if p.leaf_category == "Sofas"][:2]
+    for p in sofas:
+        store.record(shopper, "view", "demo", p.id)
+    results = rec.recommend(shopper, k=4)
+    assert results and all(r.why.startswith("Because you viewed ") for r in results)
+    assert any("Sofas" in r.why for r in results)
 
 
 def test_profile_weights_recent_and_strong_signals():
@@ -230,10 +287,12 @@ def test_offline_eval_runs_and_reports_every_recommender(fashion, settings):
 
     rec = Recommender(fashion, "fashion")
     report = run_recs_eval(rec, settings.data_dir / "fashion-queries" / "label.csv", test_per_query=1,
-                           train_per_query=10, protocols=("query-disjoint",))
+                           train_per_query=10, protocols=("query-disjoint",), fit_per_query=3)
     rows = {r.system: r for r in report.protocols["query-disjoint"]}
     assert set(rows) == {s[0] for s in SYSTEMS}
     assert report.sessions["query-disjoint"]["test"] > 50
     assert all(0 <= r.hit_rate <= 1 and 0 <= r.ndcg <= r.hit_rate for r in rows.values())
     assert rows[BASELINE].hit_rate > rows["popular (cold start)"].hit_rate  # content beats a fixed list
-    assert "| hybrid |" in report.table()
+    assert all(lo <= r.hit_rate <= hi for r in rows.values() for lo, hi in [r.hit_ci])
+    assert rows[BASELINE].delta == 0 and "| hybrid (learned blend) |" in report.table()
+    assert report.settings["learned_blend"]["query-disjoint"]["13"]["agree:category"] > 0
