@@ -84,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--user", required=True, help="the shopper's anonymous id (a UUID)")
     p.add_argument("--k", type=int, default=10, help="number of recommendations (default 10)")
     p.add_argument("--catalog", help="catalog name (default: the default catalog)")
-    p.add_argument("--method", default="hybrid", help="hybrid | knn | knn-last | cooc | popular")
+    p.add_argument("--method", default="hybrid", help="hybrid | knn | knn-last | cooc | popular | fixed-blend")
     p.add_argument("--json", action="store_true", help="print JSON")
     p = sub.add_parser("forget", help="delete every stored event of a shopper and compact the history file")
     p.add_argument("--user", required=True, help="the shopper's anonymous id (a UUID)")
@@ -92,7 +92,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--catalog", default="fashion", help="catalog name (default fashion)")
     p.add_argument("--labels", help="label.csv (default <data_dir>/fashion-queries/label.csv)")
     p.add_argument("--sessions-per-query", type=int, default=10, help="test sessions per dev query (default 10)")
+    p.add_argument("--seeds", default="13", help="session-sampling seeds, comma-separated (default 13); results pool them")
     p.add_argument("--json", metavar="OUT", help="also write the numbers and settings to this JSON file")
+    p = sub.add_parser("bench", help="benchmarks: `bench scale --help` (vector + keyword index scaling, docs/scaling.md)")
+    p.add_argument("bench", choices=["scale"], help="which benchmark")
+    p.add_argument("bench_args", nargs=argparse.REMAINDER, help="the benchmark's own options")
     return parser
 
 
@@ -275,6 +279,12 @@ def _history_command(name, args, settings) -> int:
             "eval-recs": recs_eval.cmd_eval_recs}[name](args, settings)
 
 
+def _cmd_bench(args, settings) -> int:
+    from assistant import scale_bench  # heavy imports stay out of other commands
+
+    return scale_bench.main(args.bench_args)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -287,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
                 "eval": _cmd_eval}
     handlers["eval-photos"] = _cmd_eval_photos
     handlers["transcribe"] = _cmd_transcribe
+    handlers["bench"] = _cmd_bench
     handlers.update({name: (lambda a, s, n=name: _history_command(n, a, s))
                      for name in ("recommend", "forget", "eval-recs")})
     try:

@@ -56,7 +56,7 @@ class Settings(BaseModel):
     speech_beam_size: int = 5
     speech_max_seconds: float = Field(60.0, description="longer recordings are refused")
     speech_max_mb: float = Field(25.0, description="larger audio files are refused before decoding")
-    speech_prompt: str = Field("catalog", description="catalog (decoder prompt from the active catalog's words) | none")
+    speech_prompt: str = Field("catalog", description="catalog (short queries in the active catalog's words) | catalog-list (a comma list of them) | none")
     speech_prompt_tokens: int = Field(150, description="cap on the catalog prompt, in Whisper tokens")
     # photo search (docs/photos.md): image model + limits on what a shopper may upload
     image_model: str = Field("efficientnet-lite0", description="image encoder architecture name")
@@ -84,7 +84,7 @@ class Settings(BaseModel):
     milvus_uri: str = Field("", description="e.g. http://milvus.internal:19530 (cluster) or var/vectors.db (milvus-lite)")
     milvus_token: str = Field("", description="Milvus cluster credentials (user:password or API key)")
     # FAISS index family by size and its parameters (measured in docs/scaling.md)
-    vector_large_family: str = Field("hnsw_sq8", description="auto: family at or above vector_large_threshold (hnsw | hnsw_sq8 | ivf_sq8 | ivf_pq)")
+    vector_large_family: str = Field("hnsw_fp16", description="auto: family at or above vector_large_threshold (hnsw | hnsw_fp16 | hnsw_sq8 | ivf_sq8 | ivf_pq)")
     vector_large_threshold: int = Field(500_000, description="auto: HNSW-flat from vector_flat_threshold up to this size, vector_large_family above")
     vector_hnsw_m: int = Field(32, description="HNSW graph degree M")
     vector_ef_construction: int = Field(80, description="HNSW efConstruction (build effort)")

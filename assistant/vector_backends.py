@@ -20,7 +20,9 @@ import faiss
 import numpy as np
 
 FIELD_TYPES = ("str", "float")
-FAMILIES = ("auto", "flat", "hnsw", "ivf_sq8", "ivf_pq")
+FAMILIES = ("auto", "flat", "hnsw", "hnsw_fp16", "hnsw_sq8", "ivf_sq8", "ivf_pq")
+GRAPH_FAMILIES = ("hnsw", "hnsw_fp16", "hnsw_sq8")  # an HNSW graph over float32, float16 or 8-bit vectors
+EXACT_FAMILIES = ("flat",) + GRAPH_FAMILIES  # rows addressable in place: the exact-subset path works
 
 
 def _as_ids(ids: Sequence[int]) -> np.ndarray:
@@ -86,7 +88,8 @@ class FaissBackend(VectorBackend):
     def __init__(self, dim: int, fields: Mapping[str, str], family: str = "auto",
                  flat_threshold: int = 50_000, hnsw_m: int = 32, ef_construction: int = 80,
                  ef_search: int = 128, nlist: int | None = None, nprobe: int = 32,
-                 pq_m: int = 48, compact_ratio: float = 0.25, exact_below: float = 0.02):
+                 pq_m: int = 48, compact_ratio: float = 0.25, exact_below: float = 0.02,
+                 large_family: str = "hnsw_fp16", large_threshold: int = 500_000):
         super().__init__(dim, fields)
         if family not in FAMILIES:
             raise ValueError(f"unknown index family {family!r}: use one of {FAMILIES}")
@@ -95,6 +98,9 @@ class FaissBackend(VectorBackend):
         self.ef_construction, self.ef_search = ef_construction, ef_search
         self.nlist, self.nprobe, self.pq_m = nlist, nprobe, pq_m
         self.compact_ratio, self.exact_below = compact_ratio, exact_below
+        if large_family not in FAMILIES[1:]:
+            raise ValueError(f"unknown large index family {large_family!r}: use one of {FAMILIES[1:]}")
+        self.large_family, self.large_threshold = large_family, large_threshold
         self.index: faiss.Index | None = None
         self.family: str | None = None
         self.row_ids = np.zeros(0, dtype=np.int64)
@@ -110,7 +116,9 @@ class FaissBackend(VectorBackend):
     def _pick_family(self, n: int) -> str:
         if self.family_setting != "auto":
             return self.family_setting
-        return "flat" if n < self.flat_threshold else "hnsw"
+        if n < self.flat_threshold:
+            return "flat"
+        return "hnsw" if n < self.large_threshold else self.large_family
 
     def _new_index(self, family: str, train: np.ndarray) -> faiss.Index:
         d, ip = self.dim, faiss.METRIC_INNER_PRODUCT
@@ -122,6 +130,14 @@ class FaissBackend(VectorBackend):
             index.hnsw.efSearch = self.ef_search
             return index
         n = len(train)
+        if family in ("hnsw_fp16", "hnsw_sq8"):
+            # 2 or 1 bytes per dimension (2x / 4x smaller than HNSW-flat); SQ8 ranges from a sample
+            qtype = faiss.ScalarQuantizer.QT_fp16 if family == "hnsw_fp16" else faiss.ScalarQuantizer.QT_8bit
+            index = faiss.IndexHNSWSQ(d, qtype, self.hnsw_m, ip)
+            index.hnsw.efConstruction = self.ef_construction
+            index.hnsw.efSearch = self.ef_search
+            index.train(train if n <= 100_000 else train[np.random.default_rng(0).choice(n, 100_000, replace=False)])
+            return index
         nlist = self.nlist or int(max(1, min(2 * np.sqrt(n), n // 39 or 1)))
         quantizer = faiss.IndexFlatIP(d)
         if family == "ivf_sq8":
@@ -187,7 +203,8 @@ class FaissBackend(VectorBackend):
         family = self.family
         self.__init__(self.dim, self.fields, family or self.family_setting, self.flat_threshold,
                       self.hnsw_m, self.ef_construction, self.ef_search, self.nlist, self.nprobe,
-                      self.pq_m, self.compact_ratio, self.exact_below)
+                      self.pq_m, self.compact_ratio, self.exact_below, self.large_family,
+                      self.large_threshold)
         if len(ids):
             self.add(ids, vectors, fields)
 
@@ -216,7 +233,8 @@ class FaissBackend(VectorBackend):
             if code is not None:
                 lo, hi = np.searchsorted(sorted_codes, [code, code + 1])
                 parts.append(order[lo:hi])
-        rows = np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+        # a stable argsort keeps each code's rows ascending: only several values need a merge
+        rows = (parts[0] if len(parts) == 1 else np.sort(np.concatenate(parts))) if parts else np.zeros(0, dtype=np.int64)
         rows = rows[self.alive[rows]]
         for name, allowed in filter.items():
             if name != first and len(rows):
@@ -247,9 +265,10 @@ class FaissBackend(VectorBackend):
         return keep
 
     def _params(self, selector, selectivity: float):
-        if self.family == "hnsw":
-            # selective filters starve the graph walk: widen it as the allowed share shrinks
-            ef = int(min(4096, self.ef_search / max(selectivity, 1e-3) ** 0.5))
+        if self.family in GRAPH_FAMILIES:
+            # the walk's ef-bounded result set keeps only passing nodes, so a filter passing a share s
+            # leaves ~ef*s useful candidates: widen ef by 1/s (measured in docs/scaling.md)
+            ef = int(min(4096, self.ef_search / max(selectivity, 1e-3)))
             return faiss.SearchParametersHNSW(sel=selector, efSearch=max(self.ef_search, ef))
         if self.family in ("ivf_sq8", "ivf_pq"):
             nprobe = int(min(self.index.nlist, self.nprobe / max(selectivity, 1e-3) ** 0.5))
@@ -263,7 +282,7 @@ class FaissBackend(VectorBackend):
         q = _as_vectors(vector, self.dim)[:1]
         if not filter and len(self.row_of) == len(self.row_ids):
             params = None
-            if self.family == "hnsw":
+            if self.family in GRAPH_FAMILIES:
                 params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, k))
             scores, rows = self.index.search(q, min(k, self.index.ntotal), params=params)
         else:
@@ -271,7 +290,7 @@ class FaissBackend(VectorBackend):
             if not len(passing):
                 return np.zeros(0, np.int64), np.zeros(0, np.float32)
             share = len(passing) / len(self.alive)
-            if self.family in ("flat", "hnsw") and share < self.exact_below:
+            if self.family in EXACT_FAMILIES and share < self.exact_below:
                 # few rows pass: scoring just those rows exactly beats a starved graph walk
                 return self._exact_subset(q[0], passing, k)
             keep = np.zeros(len(self.alive), dtype=bool)
@@ -284,6 +303,8 @@ class FaissBackend(VectorBackend):
         return self.row_ids[rows[ok]], scores[ok].astype(np.float32)
 
     def _exact_subset(self, q: np.ndarray, rows: np.ndarray, k: int):
+        if self.family in ("hnsw_sq8", "hnsw_fp16"):
+            return self._exact_subset_sq(q, rows, k)
         flat = self.index if self.family == "flat" else faiss.downcast_index(self.index.storage)
         xb = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * self.dim).reshape(flat.ntotal, self.dim)
         # faiss.knn, not numpy's BLAS: it honours faiss's thread count, and a multi-threaded
@@ -294,8 +315,75 @@ class FaissBackend(VectorBackend):
         ok = top >= 0
         return self.row_ids[rows[top[ok]]], scores[ok].astype(np.float32)
 
+    def _exact_subset_sq(self, q: np.ndarray, rows: np.ndarray, k: int):
+        """Exact scores against the stored float16 / 8-bit codes of just `rows`: gather the codes,
+        then one pass of faiss's SIMD code scanner (no decode buffer; ~3 ms for 10k rows)."""
+        storage = faiss.downcast_index(self.index.storage)
+        codes = faiss.rev_swig_ptr(storage.codes.data(), storage.ntotal * storage.code_size)
+        sub = np.ascontiguousarray(codes.reshape(storage.ntotal, storage.code_size)[rows])
+        labels = np.ascontiguousarray(rows, dtype=np.int64)
+        q = np.ascontiguousarray(q, dtype=np.float32)
+        k = min(k, len(rows))
+        scores, top = np.full(k, -np.inf, dtype=np.float32), np.full(k, -1, dtype=np.int64)
+        scanner = storage.sq.select_InvertedListScanner(faiss.METRIC_INNER_PRODUCT, None, False, None, False)
+        scanner.set_query(faiss.swig_ptr(q))
+        scanner.set_list(0, 0)
+        scanner.scan_codes(len(rows), faiss.swig_ptr(sub), faiss.swig_ptr(labels), faiss.swig_ptr(scores),
+                           faiss.swig_ptr(top), k)
+        order = np.argsort(-scores, kind="stable")
+        top, scores = top[order], scores[order]
+        ok = top >= 0
+        return self.row_ids[top[ok]], scores[ok].astype(np.float32)
+
+    def set_search(self, ef_search: int | None = None, nprobe: int | None = None) -> None:
+        """Change query-time effort without a rebuild (the bench sweeps these)."""
+        if ef_search is not None:
+            self.ef_search = ef_search
+            if self.family in GRAPH_FAMILIES:
+                self.index.hnsw.efSearch = ef_search
+        if nprobe is not None:
+            self.nprobe = nprobe
+            if self.family in ("ivf_sq8", "ivf_pq"):
+                self.index.nprobe = min(self.index.nlist, nprobe)
+
     def count(self) -> int:
         return len(self.row_of)
+
+    def save(self, folder) -> None:
+        """Write index + ids + filter columns to `folder` (a 1M-row graph takes minutes to build)."""
+        from pathlib import Path
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        if self.index is not None:
+            faiss.write_index(self.index, str(folder / "index.faiss"))
+        np.savez(folder / "rows.npz", row_ids=self.row_ids, alive=self.alive,
+                 **{f"col_{k}": v for k, v in self.columns.items()})
+        meta = {"dim": self.dim, "fields": self.fields, "family": self.family, "codes": self.codes,
+                "options": {"family": self.family_setting, "flat_threshold": self.flat_threshold,
+                            "hnsw_m": self.hnsw_m, "ef_construction": self.ef_construction,
+                            "ef_search": self.ef_search, "nlist": self.nlist, "nprobe": self.nprobe,
+                            "pq_m": self.pq_m, "compact_ratio": self.compact_ratio,
+                            "exact_below": self.exact_below, "large_family": self.large_family,
+                            "large_threshold": self.large_threshold}}
+        (folder / "meta.json").write_text(json.dumps(meta))
+
+    @classmethod
+    def load(cls, folder) -> "FaissBackend":
+        from pathlib import Path
+
+        folder = Path(folder)
+        meta = json.loads((folder / "meta.json").read_text())
+        backend = cls(meta["dim"], meta["fields"], **meta["options"])
+        rows = np.load(folder / "rows.npz")
+        backend.row_ids, backend.alive = rows["row_ids"], rows["alive"]
+        backend.columns = {k: rows[f"col_{k}"] for k in backend.fields}
+        backend.codes = {k: dict(v) for k, v in meta["codes"].items()}
+        live = np.flatnonzero(backend.alive)
+        backend.row_of = dict(zip(backend.row_ids[live].tolist(), live.tolist()))
+        if (folder / "index.faiss").exists():
+            backend.index, backend.family = faiss.read_index(str(folder / "index.faiss")), meta["family"]
+        return backend
 
     def memory_bytes(self) -> int:
         """Serialized index size: what the vectors + graph/codes cost in RAM."""
@@ -418,4 +506,9 @@ def backend_from_settings(settings, dim: int, fields: Mapping[str, str], collect
         return MilvusBackend(dim, fields, uri=settings.milvus_uri, token=settings.milvus_token,
                              collection=collection)
     return make_backend(settings.vector_backend, dim, fields, family=settings.vector_family,
-                        flat_threshold=settings.vector_flat_threshold)
+                        flat_threshold=settings.vector_flat_threshold,
+                        large_family=settings.vector_large_family,
+                        large_threshold=settings.vector_large_threshold, hnsw_m=settings.vector_hnsw_m,
+                        ef_construction=settings.vector_ef_construction, ef_search=settings.vector_ef_search,
+                        nlist=settings.vector_nlist or None, nprobe=settings.vector_nprobe,
+                        exact_below=settings.vector_exact_below)
