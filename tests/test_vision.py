@@ -12,7 +12,9 @@ import pytest
 from PIL import Image
 
 from assistant.errors import ShopperError
-from assistant.vision import colour_features, foreground_mask, load_image, load_image_encoder
+from assistant.vision import (COLOUR_DIM, COLOUR_IS_HIST, HSV_DIM, HSV_STATS, LAB_COARSE, LAB_HIST_DIM,
+                              _lab_bins, colour_features, foreground_mask, load_image, load_image_encoder,
+                              to_lab)
 
 RED, BLUE = (200, 20, 30), (20, 40, 200)
 
@@ -174,10 +176,38 @@ def test_foreground_mask_ignores_the_white_background():
 def test_colour_features_see_the_item_not_the_background():
     """A small black item on a large white frame reads as dark, a red one as red."""
     black = colour_features(_item((200, 200), colour=(15, 15, 15)))
-    white_frame_share = black[-9:-6].mean()  # mean RGB of the foreground
+    stats = black[HSV_STATS]
+    white_frame_share = stats[:3].mean()  # mean RGB of the foreground
     assert white_frame_share < 0.15
-    red = colour_features(_item((200, 200), colour=RED))
-    assert red[-9] > 0.6 and red[-7] < 0.3
+    red = colour_features(_item((200, 200), colour=RED))[HSV_STATS]
+    assert red[0] > 0.6 and red[2] < 0.3
+
+
+def test_lab_conversion_matches_reference_values():
+    """sRGB -> CIELAB (D65) against textbook values: white, black, pure red, pure blue."""
+    lab = to_lab(np.array([[255, 255, 255], [0, 0, 0], [255, 0, 0], [0, 0, 255]], dtype=np.uint8))
+    assert lab[0] == pytest.approx([100, 0, 0], abs=0.5)
+    assert lab[1] == pytest.approx([0, 0, 0], abs=0.5)
+    assert lab[2] == pytest.approx([53.2, 80.1, 67.2], abs=0.6)
+    assert lab[3] == pytest.approx([32.3, 79.2, -107.9], abs=0.6)
+
+
+def test_colour_features_layout_and_regions():
+    """Histograms sum to one each; the regional Lab histograms tell a red top from blue trousers."""
+    img = Image.new("RGB", (120, 240), (255, 255, 255))
+    img.paste(Image.new("RGB", (60, 80), RED), (30, 20))    # top third of the item: red
+    img.paste(Image.new("RGB", (60, 120), BLUE), (30, 100))  # below: blue
+    f = colour_features(img)
+    assert f.shape == (COLOUR_DIM,) and COLOUR_IS_HIST.sum() == HSV_DIM + LAB_HIST_DIM
+    assert f[:HSV_DIM].sum() == pytest.approx(1, abs=1e-4)
+    lab_start = HSV_STATS.stop
+    whole = f[lab_start: lab_start + LAB_HIST_DIM - 6 * LAB_COARSE ** 3]
+    regions = f[lab_start + len(whole): lab_start + LAB_HIST_DIM].reshape(6, LAB_COARSE ** 3)
+    assert whole.sum() == pytest.approx(1, abs=1e-4)
+    assert regions.sum(1) == pytest.approx(np.ones(6), abs=1e-4)
+    expected = _lab_bins(to_lab(np.array([RED, BLUE], dtype=np.uint8)), LAB_COARSE, LAB_COARSE)
+    top, bottom = int(np.argmax(regions[1])), int(np.argmax(regions[5]))  # top / bottom centre
+    assert [top, bottom] == expected.tolist()
 
 
 def test_encoder_gives_normalised_stable_vectors():
