@@ -76,6 +76,8 @@ class Settings(BaseModel):
     queue_concurrency: int = Field(4, description="Gradio queue: events of one kind processed at the same time")
     queue_max_size: int = Field(256, description="Gradio queue: waiting requests beyond this are refused; 0 = unbounded")
     voice_concurrency: int = Field(1, description="Gradio queue: transcriptions run at most this many at a time (own queue)")
+    photo_concurrency: int = Field(2, description="Gradio queue: photo searches run at most this many at a time (own queue)")
+    panel_concurrency: int = Field(1, description="Gradio queue: follow-up work after results (record views, For you) at most this many at a time")
     speech_nice: int = Field(10, description="Whisper runs in a worker thread at this nice value (0-19), so text searches get the cores first")
     # vector backends (docs/scaling.md): in-process FAISS, or Milvus by URI (milvus-lite file or cluster)
     vector_backend: str = Field("faiss", description="faiss | milvus")

@@ -4,6 +4,11 @@ Layout under `indexes/<catalog>/`: `products.jsonl`, `dense.faiss`, `keyword/`, 
 The manifest records the model, the catalog fingerprint, counts, build time and a checksum of
 every artifact, so a stale index (catalog or model changed) is rebuilt and a corrupt one is
 reported and rebuilt instead of answering wrongly.
+
+With `vector_backend=milvus` the vectors (ids = row positions, plus `VECTOR_FIELDS`) also go to
+a Milvus collection named after the catalog, recorded in the manifest as `vector_backend`; dense
+search then runs there, while `dense.faiss`/`vectors.npy` stay the local copy read back by the
+matcher and recommender. The default `faiss` writes and searches exactly as before.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -28,11 +34,15 @@ from assistant.config import CatalogSource, Settings
 from assistant.encoders import TextEncoder, load_text_encoder
 from assistant.errors import CatalogError
 from assistant.text import tokenize
+from assistant.vector_backends import FaissRows, MilvusBackend
 
 log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 ARTIFACTS = ("products.jsonl", "dense.faiss")
 HNSW_THRESHOLD = 200_000
+# scalar fields written beside each vector in Milvus (the app filters by row mask; these let
+# other clients of the collection filter on their own)
+VECTOR_FIELDS = {"category": "str", "brand": "str", "gender": "str", "color": "str", "price": "float"}
 
 
 class IndexProblem(Exception):
@@ -90,6 +100,11 @@ class CatalogIndex:
     dense: faiss.Index
     keyword: bm25s.BM25
     manifest: dict
+    backend: FaissRows | MilvusBackend | None = None  # dense search (`search_rows`); None: `dense`
+
+    def __post_init__(self) -> None:
+        if self.backend is None:
+            self.backend = FaissRows(self.dense)
 
     @property
     def model(self) -> str:
@@ -101,6 +116,49 @@ def _keyword_index(products: list[Product]) -> bm25s.BM25:
     retriever = bm25s.BM25()
     retriever.index(corpus, show_progress=False)
     return retriever
+
+
+def collection_name(catalog: str) -> str:
+    """A Milvus collection name for a catalog: letters, digits and _ only, not starting with a digit."""
+    clean = re.sub(r"[^A-Za-z0-9_]", "_", catalog)
+    return (clean if clean[:1].isalpha() or clean[:1] == "_" else f"c_{clean}")[:255]
+
+
+def _vector_fields(p: Product) -> dict:
+    return {"category": p.category[-1] if p.category else None, "brand": p.brand or None,
+            "gender": p.gender or None, "color": p.colors[0] if p.colors else None, "price": p.price}
+
+
+def _milvus(name: str, settings: Settings, dim: int, recreate: bool = False) -> MilvusBackend:
+    if not settings.milvus_uri:
+        raise CatalogError("ASSISTANT_VECTOR_BACKEND is milvus but ASSISTANT_MILVUS_URI is empty")
+    return MilvusBackend(dim, VECTOR_FIELDS, uri=settings.milvus_uri, token=settings.milvus_token,
+                         collection=collection_name(name), recreate=recreate)
+
+
+def _upload(name: str, settings: Settings, vectors: np.ndarray, products: list[Product]) -> tuple[MilvusBackend, dict]:
+    """(Re)create the catalog's collection from the local vectors; return it and its manifest record."""
+    backend = _milvus(name, settings, int(vectors.shape[1]), recreate=True)
+    backend.add(np.arange(len(products)), vectors, [_vector_fields(p) for p in products])
+    return backend, {"kind": "milvus", "uri": settings.milvus_uri, "collection": backend.collection,
+                     "count": len(products), "fields": VECTOR_FIELDS}
+
+
+def _connect(name: str, settings: Settings, folder: Path, manifest: dict, dense: faiss.Index,
+             products: list[Product]) -> MilvusBackend:
+    """The catalog's Milvus collection; re-uploaded from `vectors.npy` when missing or off-count."""
+    record = manifest.get("vector_backend") or {}
+    backend = _milvus(name, settings, int(dense.d))
+    if record.get("uri") == settings.milvus_uri and backend.count() == len(products):
+        return backend
+    log.warning("Milvus collection %s is missing or out of date: uploading %d vectors",
+                backend.collection, len(products))
+    backend.close()
+    path = folder / "vectors.npy"
+    vectors = np.load(path) if path.exists() else dense.reconstruct_n(0, dense.ntotal)
+    backend, manifest["vector_backend"] = _upload(name, settings, vectors, products)
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))  # not checksummed
+    return backend
 
 
 def build_index(name: str, settings: Settings, progress: bool = True,
@@ -146,10 +204,13 @@ def build_index(name: str, settings: Settings, progress: bool = True,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "checksums": {f: _sha256(tmp / f) for f in ARTIFACTS + ("vectors.npy",)},
     }
+    backend = None
+    if settings.vector_backend == "milvus":
+        backend, manifest["vector_backend"] = _upload(name, settings, vectors, products)
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
     shutil.rmtree(final, ignore_errors=True)
     tmp.rename(final)
-    return CatalogIndex(name, products, dense, keyword, manifest)
+    return CatalogIndex(name, products, dense, keyword, manifest, backend)
 
 
 def check_index(name: str, settings: Settings) -> dict:
@@ -194,7 +255,10 @@ def load_index(name: str, settings: Settings) -> CatalogIndex:
     if dense.ntotal != len(products):
         raise IndexProblem(f"index for {name!r} is inconsistent ({dense.ntotal} vectors, "
                            f"{len(products)} products)")
-    return CatalogIndex(name, products, dense, keyword, manifest)
+    backend = None
+    if settings.vector_backend == "milvus":
+        backend = _connect(name, settings, folder, manifest, dense, products)
+    return CatalogIndex(name, products, dense, keyword, manifest, backend)
 
 
 def ensure_index(name: str, settings: Settings, progress: bool = True,

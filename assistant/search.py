@@ -7,7 +7,6 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field, replace
 
-import faiss
 import numpy as np
 
 from catalog.schema import Product
@@ -216,17 +215,15 @@ class SearchEngine:
 
     def dense_ranking(self, query_vector: np.ndarray, mask: np.ndarray | None,
                       limit: int) -> tuple[list[int], dict[int, float]]:
-        params = None
+        allowed = None
         if mask is not None and not mask.all():
             allowed = np.flatnonzero(mask).astype(np.int64)
             if len(allowed) == 0:
                 return [], {}
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
-            limit = min(limit, len(allowed))
-        limit = min(limit, self.index.dense.ntotal)
-        scores, ids = self.index.dense.search(query_vector.reshape(1, -1), limit, params=params)
-        ranking = [int(i) for i in ids[0] if i >= 0]
-        return ranking, {int(i): float(s) for i, s in zip(ids[0], scores[0]) if i >= 0}
+        # the configured vector backend (FAISS in-process, or Milvus) ranks the allowed rows
+        ids, scores = self.index.backend.search_rows(query_vector, limit, allowed)
+        ranking = [int(i) for i in ids]
+        return ranking, {int(i): float(s) for i, s in zip(ids, scores)}
 
     # ------------------------------------------------------------------ search
     def search(self, query: str | ParsedQuery, k: int = 10, mode: str = "smart",

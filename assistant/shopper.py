@@ -218,7 +218,9 @@ class HistoryPanel:
             return sid_value, history, render(conv.last) if moved else gr.skip()
 
         resets = [*common, self.for_you, self.personal]
-        cards.change(after_results, [sid, chat], [chat, cards, self.for_you])
+        # follow-up work waits its turn on its own queue: answers to shoppers come first
+        cards.change(after_results, [sid, chat], [chat, cards, self.for_you],
+                     concurrency_limit=self.history.settings.panel_concurrency, concurrency_id="panel")
         chat.change(lambda s: h.clock.touch(s), [sid], None)
         self.forget.click(on_forget, [chat, sid], [sid, chat, self.for_you, self.personal])
         self.end.click(on_end, [sid], resets)

@@ -291,7 +291,8 @@ def build_app(assistant: Assistant, catalog: str | None = None) -> gr.Blocks:
         send.click(on_message, [box, chat, sid], [box, *common])
         chips.input(on_chips, [chips, chat, sid], common)
         facets.input(on_facet, [facets, chat, sid], common)
-        photo.input(on_photo, [photo, box, chat, sid], [photo, box, *common])
+        photo.input(on_photo, [photo, box, chat, sid], [photo, box, *common],
+                    concurrency_limit=assistant.settings.photo_concurrency, concurrency_id="photo")
         picker.input(on_catalog, [picker, sid], common)
         voice.change(on_voice, [voice, voice_language, chat, sid], [box, voice, *common],
                      concurrency_limit=assistant.settings.voice_concurrency, concurrency_id="voice")

@@ -26,7 +26,8 @@ EXACT_FAMILIES = ("flat",) + GRAPH_FAMILIES  # rows addressable in place: the ex
 
 
 def _as_ids(ids: Sequence[int]) -> np.ndarray:
-    return np.asarray(list(ids), dtype=np.int64).reshape(-1)
+    # arrays as they are: the app passes a row mask's np.flatnonzero on every query
+    return np.asarray(ids if isinstance(ids, np.ndarray) else list(ids), dtype=np.int64).reshape(-1)
 
 
 def _as_vectors(vectors, dim: int) -> np.ndarray:
@@ -79,6 +80,56 @@ class VectorBackend(ABC):
     @abstractmethod
     def count(self) -> int:
         """Live products."""
+
+    def search_rows(self, vector, k: int = 10, allowed_rows=None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (ids, scores) among ids in `allowed_rows` (None: all). For callers whose filters
+        are richer than field filters and arrive as a set of allowed ids (the app's row mask)."""
+        if allowed_rows is None:
+            return self.search(vector, k)
+        ids, scores, _ = self._widened(vector, k, _as_ids(allowed_rows))
+        return ids, scores
+
+    def _widened(self, vector, k: int, allowed: np.ndarray, cap: int | None = None):
+        """Search wider and keep allowed ids, widening until k pass or everything (or `cap`)
+        was searched; returns (ids, scores, complete)."""
+        total = self.count()
+        k = min(k, len(allowed), total)
+        if k <= 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32), True
+        limit = min(total, cap or total)
+        width = min(limit, max(2 * k, int(1.5 * k * total / len(allowed))))
+        while True:
+            ids, scores = self.search(vector, width)
+            keep = np.isin(ids, allowed)
+            if keep.sum() >= k or width >= total:
+                return ids[keep][:k], scores[keep][:k], True
+            if width >= limit:
+                return ids[keep][:k], scores[keep][:k], False
+            width = min(limit, 4 * width)
+
+
+class FaissRows:
+    """The app's own FAISS index (ids = row positions) behind `search_rows`: the default path,
+    unchanged from before the backends existed (exact IDSelectorBatch over the allowed rows)."""
+
+    def __init__(self, index: faiss.Index):
+        self.index = index
+
+    def count(self) -> int:
+        return int(self.index.ntotal)
+
+    def search_rows(self, vector, k: int = 10, allowed_rows=None) -> tuple[np.ndarray, np.ndarray]:
+        params = None
+        if allowed_rows is not None:
+            allowed = _as_ids(allowed_rows)
+            if not len(allowed):
+                return np.zeros(0, np.int64), np.zeros(0, np.float32)
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+            k = min(k, len(allowed))
+        k = min(k, self.index.ntotal)
+        scores, ids = self.index.search(np.asarray(vector).reshape(1, -1), k, params=params)
+        ok = ids[0] >= 0
+        return ids[0][ok], scores[0][ok]
 
 
 class FaissBackend(VectorBackend):
@@ -286,18 +337,31 @@ class FaissBackend(VectorBackend):
                 params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, k))
             scores, rows = self.index.search(q, min(k, self.index.ntotal), params=params)
         else:
-            passing = self.passing_rows(filter)
-            if not len(passing):
-                return np.zeros(0, np.int64), np.zeros(0, np.float32)
-            share = len(passing) / len(self.alive)
-            if self.family in EXACT_FAMILIES and share < self.exact_below:
-                # few rows pass: scoring just those rows exactly beats a starved graph walk
-                return self._exact_subset(q[0], passing, k)
-            keep = np.zeros(len(self.alive), dtype=bool)
-            keep[passing] = True
-            bits = np.packbits(keep, bitorder="little")
-            selector = faiss.IDSelectorBitmap(len(keep), faiss.swig_ptr(bits))
-            scores, rows = self.index.search(q, min(k, len(passing)), params=self._params(selector, share))
+            return self._search_passing(q, self.passing_rows(filter), k)
+        rows, scores = rows[0], scores[0]
+        ok = rows >= 0
+        return self.row_ids[rows[ok]], scores[ok].astype(np.float32)
+
+    def search_rows(self, vector, k=10, allowed_rows=None):
+        if allowed_rows is None or self.index is None:
+            return self.search(vector, k)
+        rows = [self.row_of.get(i) for i in _as_ids(allowed_rows).tolist()]
+        passing = np.array(sorted(r for r in rows if r is not None), dtype=np.int64)
+        return self._search_passing(_as_vectors(vector, self.dim)[:1], passing, k)
+
+    def _search_passing(self, q: np.ndarray, passing: np.ndarray, k: int):
+        """Top-k among live rows `passing`: exact scan when few pass, else the ANN selector path."""
+        if not len(passing):
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        share = len(passing) / len(self.alive)
+        if self.family in EXACT_FAMILIES and share < self.exact_below:
+            # few rows pass: scoring just those rows exactly beats a starved graph walk
+            return self._exact_subset(q[0], passing, k)
+        keep = np.zeros(len(self.alive), dtype=bool)
+        keep[passing] = True
+        bits = np.packbits(keep, bitorder="little")
+        selector = faiss.IDSelectorBitmap(len(keep), faiss.swig_ptr(bits))
+        scores, rows = self.index.search(q, min(k, len(passing)), params=self._params(selector, share))
         rows, scores = rows[0], scores[0]
         ok = rows >= 0
         return self.row_ids[rows[ok]], scores[ok].astype(np.float32)
@@ -390,14 +454,19 @@ class FaissBackend(VectorBackend):
         return 0 if self.index is None else int(faiss.serialize_index(self.index).nbytes)
 
 
+MILVUS_MAX_TOPK = 16_384  # Milvus' largest `limit` per search
+
+
 class MilvusBackend(VectorBackend):
     """Milvus through pymilvus: `uri` is a local file (milvus-lite) or a cluster address
     such as `http://milvus:19530` (pass `token` for an authenticated cluster)."""
 
     def __init__(self, dim: int, fields: Mapping[str, str], uri: str, collection: str = "products",
                  token: str = "", index_type: str = "FLAT", index_params: Mapping | None = None,
-                 search_params: Mapping | None = None, recreate: bool = False):
+                 search_params: Mapping | None = None, recreate: bool = False,
+                 id_filter_max: int = 1024):
         super().__init__(dim, fields)
+        self.id_filter_max = max(1, id_filter_max)  # search_rows: `id in [...]` up to this many ids
         from pymilvus import DataType, MilvusClient  # heavy: import on use
 
         self.client = MilvusClient(uri=uri, token=token) if token else MilvusClient(uri=uri)
@@ -473,13 +542,35 @@ class MilvusBackend(VectorBackend):
         return " and ".join(parts)
 
     def search(self, vector, k=10, filter=None):
+        return self._search_expr(vector, k, self.expression(filter))
+
+    def _search_expr(self, vector, k: int, expr: str):
         q = _as_vectors(vector, self.dim)[0].tolist()
-        expr = self.expression(filter)
         hits = self.client.search(self.collection, data=[q], limit=k, filter=expr,
                                   output_fields=["id"],
                                   search_params={"metric_type": "IP", "params": self.search_params})[0]
         ids = np.array([h["id"] for h in hits], dtype=np.int64)
         return ids, np.array([h["distance"] for h in hits], dtype=np.float32)
+
+    def search_rows(self, vector, k=10, allowed_rows=None):
+        """Few allowed ids: an `id in [...]` expression; many: search wider and drop the rest
+        (cheaper than shipping a huge expression); past Milvus' top-k cap, id chunks merged."""
+        if allowed_rows is None:
+            return self.search(vector, min(k, MILVUS_MAX_TOPK))
+        allowed = _as_ids(allowed_rows)
+        k = min(k, len(allowed), MILVUS_MAX_TOPK)
+        if k <= 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        if len(allowed) > self.id_filter_max:
+            ids, scores, complete = self._widened(vector, k, allowed, cap=MILVUS_MAX_TOPK)
+            if complete:
+                return ids, scores
+        parts = [self._search_expr(vector, k, f"id in {json.dumps(chunk.tolist())}")
+                 for chunk in np.array_split(allowed, -(-len(allowed) // self.id_filter_max))]
+        ids = np.concatenate([p[0] for p in parts])
+        scores = np.concatenate([p[1] for p in parts])
+        top = np.argsort(-scores, kind="stable")[:k]
+        return ids[top], scores[top]
 
     def count(self) -> int:
         res = self.client.query(self.collection, filter="", output_fields=["count(*)"])
