@@ -278,8 +278,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--catalog", default=None, help="fashion (default when present) or demo")
     p.add_argument("--index-dir", default=None, help="ASSISTANT_INDEX_DIR for the app (default: the repo's indexes/)")
     p.add_argument("--timeout", type=float, default=None, help="per-request limit (default: settings.request_timeout_seconds)")
-    p.add_argument("--think", type=float, nargs=2, default=(0.5, 2.0), metavar=("MIN", "MAX"),
-                   help="seconds a shopper waits between requests (default 0.5 2.0)")
+    p.add_argument("--think", type=float, nargs=2, default=(2.0, 8.0), metavar=("MIN", "MAX"),
+                   help="seconds a shopper reads the answer before the next request (default 2 8; "
+                        "0.5 2 is a stress run: ~3x the requests per shopper)")
     p.add_argument("--mix", default="text=5,refine=3,photo=1.5,voice=0.5", help="request weights")
     p.add_argument("--photo-wait", type=float, default=900, help="max seconds to wait for the photo index")
     p.add_argument("--seed", type=int, default=0)
