@@ -64,3 +64,18 @@ def fashion(assistant, settings):
     if not fashion_available(settings):
         pytest.skip(f"fashion data not found under {settings.data_dir}")
     return assistant.engine("fashion")
+
+
+@pytest.fixture(scope="module")
+def milvus_uri(tmp_path_factory) -> str:
+    """A fresh milvus-lite file per test module (skips where milvus-lite cannot start)."""
+    pytest.importorskip("pymilvus")
+    pytest.importorskip("milvus_lite")
+    uri = str(tmp_path_factory.mktemp("milvus") / "vectors.db")
+    try:
+        from pymilvus import MilvusClient
+
+        MilvusClient(uri).close()
+    except Exception as exc:  # noqa: BLE001 - any start failure means the local engine is unusable here
+        pytest.skip(f"milvus-lite cannot start on this machine: {exc}")
+    return uri

@@ -28,20 +28,6 @@ QUERIES = [
 
 
 @pytest.fixture(scope="module")
-def milvus_uri(tmp_path_factory) -> str:
-    pytest.importorskip("pymilvus")
-    pytest.importorskip("milvus_lite")
-    uri = str(tmp_path_factory.mktemp("milvus") / "vectors.db")
-    try:
-        from pymilvus import MilvusClient
-
-        MilvusClient(uri).close()
-    except Exception as exc:  # noqa: BLE001 - any start failure means the local engine is unusable here
-        pytest.skip(f"milvus-lite cannot start on this machine: {exc}")
-    return uri
-
-
-@pytest.fixture(scope="module")
 def pair(tmp_path_factory, milvus_uri):
     """(faiss assistant, milvus assistant, milvus settings), each with its own demo index."""
     faiss_settings = settings_from_env(index_dir=tmp_path_factory.mktemp("faiss_idx"), vector_backend="faiss")

@@ -37,18 +37,6 @@ def data(demo):
     return ids, vectors, fields, q
 
 
-@pytest.fixture(scope="module")
-def milvus_uri(tmp_path_factory):
-    uri = str(tmp_path_factory.mktemp("milvus") / "vectors.db")
-    try:
-        from pymilvus import MilvusClient
-
-        MilvusClient(uri).close()
-    except Exception as exc:  # noqa: BLE001 - any start failure means the local engine is unusable here
-        pytest.skip(f"milvus-lite cannot start on this machine: {exc}")
-    return uri
-
-
 def build(kind: str, data, milvus_uri: str | None = None, name: str = "products", **options):
     ids, vectors, fields, _ = data
     if kind == "milvus":
