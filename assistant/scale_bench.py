@@ -377,6 +377,14 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     import faiss
 
+    try:
+        sizes = [int(x) for x in args.sizes.split(",")]
+        sweep = [int(x) for x in args.sweep.split(",")] if args.sweep else None
+    except ValueError:
+        ap.error("--sizes and --sweep take comma-separated whole numbers, e.g. 100000,1000000")
+    bad = [f for f in args.families.split(",") if f and f not in SWEEP]
+    if bad:
+        ap.error(f"unknown families {bad}; known: {', '.join(SWEEP)}")
     cache, source = Path(args.cache), Path(args.source)
     if not (source / "vectors.npy").exists():
         print(f"error: {source / 'vectors.npy'} is missing: run `assistant build --catalog fashion` first",
@@ -389,14 +397,6 @@ def main(argv: list[str] | None = None) -> int:
         report["realism"] = realism(source)
         print(json.dumps(report["realism"], indent=1))
     generator = "hard" if args.hard else "realistic"
-    try:
-        sizes = [int(x) for x in args.sizes.split(",")]
-        sweep = [int(x) for x in args.sweep.split(",")] if args.sweep else None
-    except ValueError:
-        ap.error("--sizes and --sweep take comma-separated whole numbers, e.g. 100000,1000000")
-    bad = [f for f in args.families.split(",") if f and f not in SWEEP]
-    if bad:
-        ap.error(f"unknown families {bad}; known: {', '.join(SWEEP)}")
     options = {"hnsw_m": args.m, "ef_construction": args.ef_construction}
     print(f"faiss threads: build {faiss.omp_get_max_threads()}, queries 1", file=sys.stderr)
     new = []

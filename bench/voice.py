@@ -128,6 +128,11 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=45, help="synthetic English queries for WER (default 45)")
     ap.add_argument("--openai-n", type=int, default=12, help="clips for the (slow) openai-whisper backend")
     ap.add_argument("--catalog", default="fashion")
+    ap.add_argument("--home-catalog", default="demo",
+                    help="catalog whose words prompt the home-goods (WANDS) clips: a shopper speaks in the store "
+                         "they are in ('' = use --catalog for every clip, as before)")
+    ap.add_argument("--rows", default="all", help="'all', or 'base' (faster-whisper base, no prompt / catalog "
+                                                   "prompt only) for a quick run; sections 2-4 always run")
     ap.add_argument("--voice", default=",".join(ESPEAK_VOICES),
                     help="speaker(s) of the headline rows, alternating (default: espeak en-us and en)")
     ap.add_argument("--voices", default=OTHER_VOICES,
@@ -149,6 +154,9 @@ def main() -> int:
         vocab = assistant.engine(args.catalog).vocab  # the active catalog: its words prompt the decoder
         refs = queries(settings.data_dir, args.n)
         n_fashion = args.n - args.n // 3
+        home_vocab = assistant.engine(args.home_catalog).vocab if args.home_catalog else vocab
+        vocab_of = lambda i: vocab if i < n_fashion else home_vocab  # noqa: E731 - the store each clip is spoken in
+        report["settings"]["prompt_catalogs"] = {"fashion clips": args.catalog, "home clips": args.home_catalog or args.catalog}
 
         def synth(voice_list: list[str], tag: str):
             clips = [speak(q, tmp / f"{tag}q{i:03d}.wav", voice_list[i % len(voice_list)]) for i, q in enumerate(refs)]
@@ -162,8 +170,8 @@ def main() -> int:
             load_backend(settings, backend, model)
             load_s = time.perf_counter() - started
             run = settings.model_copy(update={"speech_prompt": prompt})  # catalog | catalog-list | none
-            heard = [transcribe(c, run, backend=backend, model=model, language="en", vocab=vocab)
-                     for c in clips[:n]]
+            heard = [transcribe(c, run, backend=backend, model=model, language="en", vocab=vocab_of(i))
+                     for i, c in enumerate(clips[:n])]
             heard_out = [transcribe(c, run, backend=backend, model=model, language="en", vocab=vocab)
                          for c in held] if n == len(clips) else []
             row = {**label, "backend": backend, "model": model, "prompt": prompt, "clips": n,
@@ -193,6 +201,8 @@ def main() -> int:
                                        ("faster-whisper", "tiny.en", "none"), ("faster-whisper", "tiny.en", "catalog"),
                                        ("openai-whisper", "base", "none"), ("openai-whisper", "base", "catalog"),
                                        ("openai-whisper", "tiny.en", "catalog")]:
+            if args.rows == "base" and (backend, model) != ("faster-whisper", "base"):
+                continue
             n = len(clips) if backend == "faster-whisper" else min(args.openai_n, len(clips))
             rows.append(measure(clips, durations, held, backend, model, prompt, n, voice=args.voice))
             save(report, args.json)
