@@ -136,11 +136,11 @@ class Assistant:
     def transcribe(self, audio, language: str | None = None, task: str | None = None,
                    catalog: str | None = None):
         """A recording (path or bytes) -> `speech.Transcript`, with the configured Whisper backend;
-        bad or silent audio raises a ShopperError (docs/voice.md). With `speech_prompt=catalog`
+        bad or silent audio raises a ShopperError (docs/voice.md). With `speech_prompt` catalog or catalog-list
         the catalog's own words prompt the decoder."""
         from assistant.speech import transcribe
 
-        vocab = self.engine(catalog).vocab if self.settings.speech_prompt == "catalog" else None
+        vocab = self.engine(catalog).vocab if self.settings.speech_prompt != "none" else None
         return background_worker(self.settings.speech_nice).submit(
             transcribe, audio, self.settings, language=language, task=task, vocab=vocab).result()
 

@@ -497,11 +497,14 @@ class Recommender:
             return (f"Because you {VERB[seed[2]]} {self.products[seed[0]].title}: shoppers who look at "
                     f"{self.products[seed[0]].leaf_category} often look at {self.products[item].leaf_category}.")
 
+        # fields the blend rewards agreeing on, strongest first (computed once, not per seed)
+        weight = {n: blend.weights.get(f"agree:{n}", 0.0) + blend.weights.get(f"all:{n}", 0.0)
+                  for n in self.fields.names}
+        rewarded = sorted((n for n in self.fields.names if weight[n] > 0), key=lambda n: -weight[n])
+
         def shared(seed: int) -> list[str]:
-            names = [n for n in self.fields.names if self.fields.codes[n][seed] >= 0
-                     and self.fields.codes[n][seed] == self.fields.codes[n][item]]
-            names.sort(key=lambda n: -(blend.weights.get(f"agree:{n}", 0.0) + blend.weights.get(f"all:{n}", 0.0)))
-            return [n for n in names if blend.weights.get(f"agree:{n}", 0.0) + blend.weights.get(f"all:{n}", 0.0) > 0]
+            return [n for n in rewarded if self.fields.codes[n][seed] >= 0
+                    and self.fields.codes[n][seed] == self.fields.codes[n][item]]
 
         def strength(s: tuple[int, float, str]) -> float:
             return s[1] * (float(self.vectors[s[0]] @ self.vectors[item]) + 0.5 * len(shared(s[0])))
