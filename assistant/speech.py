@@ -173,18 +173,6 @@ def check_heard(audio: np.ndarray) -> None:
         raise AudioError(HEARD_NOTHING)
 
 
-def with_lead_in(audio: np.ndarray, seconds: float) -> np.ndarray:
-    """The recording after `seconds` of silence.
-
-    Why: a clip cut right at the first word (an upload trimmed tight, a push-to-talk button pressed
-    mid-word, synthetic speech) makes Whisper mishear that word ("grey top" -> "bright top");
-    half a second of lead-in took WER on the bench's tuning half from 0.250 to 0.214 (docs/voice.md).
-    The encoder pads to a 30 s window anyway, so it costs nothing."""
-    if seconds <= 0:
-        return audio
-    return np.concatenate([np.zeros(int(round(seconds * SAMPLE_RATE)), dtype=audio.dtype), audio])
-
-
 def discard_upload(path: str | Path | None, root: str | Path | None = None) -> None:
     """Delete a temporary recording (e.g. Gradio's upload copy) once it has been transcribed.
 
@@ -568,8 +556,6 @@ def transcribe(source: str | Path | bytes, settings: Settings | None = None, lan
     # 1. decode + check: empty, unreadable, too long, silent
     audio = load_audio(source, settings.speech_max_seconds, settings.speech_max_mb)
     check_heard(audio)
-    duration = audio.size / SAMPLE_RATE
-    audio = with_lead_in(audio, settings.speech_lead_in_s)
     checked = time.perf_counter()
     recognizer = load_backend(settings, backend, model)  # once per process; not counted below
     loaded = time.perf_counter()
@@ -583,7 +569,7 @@ def transcribe(source: str | Path | bytes, settings: Settings | None = None, lan
     if not re.search(r"\w", text):
         raise AudioError(HEARD_NOTHING)
     return Transcript(text=text, language=language, language_probability=round(probability, 3), task=task,
-                      duration_s=round(duration, 3),
+                      duration_s=round(audio.size / SAMPLE_RATE, 3),
                       seconds=round(checked - started + time.perf_counter() - loaded, 3),
                       backend=recognizer.name, model=recognizer.model)
 

@@ -291,18 +291,3 @@ def test_openai_whisper_backend_takes_the_prompt_too(clips, voice_settings):
     heard = speech.transcribe(clips["purple top"], voice_settings, backend="openai-whisper", model="tiny.en",
                               prompt="Shopping search: tops, shirts, purple, black, women, men.")
     assert speech.word_error_rate(["purple top"], [heard.text]) <= 0.5, heard.text
-
-
-def test_a_recording_gets_silence_before_it_that_its_duration_does_not_count(clips, voice_settings):
-    """Whisper mishears a first word that starts at sample 0 (espeak clips do): half a second of
-    lead-in is put before every recording (docs/voice.md), and the reported duration stays the clip's."""
-    clip = clips["purple top"]
-    audio = speech.load_audio(clip)
-    lead = int(voice_settings.speech_lead_in_s * SAMPLE_RATE)
-    padded = speech.with_lead_in(audio, voice_settings.speech_lead_in_s)
-    assert lead > 0 and padded.size == audio.size + lead
-    assert not padded[:lead].any() and np.array_equal(padded[lead:], audio)
-    assert speech.with_lead_in(audio, 0) is audio
-    heard = speech.transcribe(clip, voice_settings)
-    assert heard.duration_s == round(audio.size / SAMPLE_RATE, 3)
-    assert speech.word_error_rate(["purple top"], [heard.text]) == 0, heard.text
