@@ -59,12 +59,14 @@ HELD_OUT = ["grey trainers for men", "red purse for ladies", "navy hoodie for bo
 LONG_QUERY = "show me black formal shoes for men, in leather, for the office please"
 
 
+def column(path: Path) -> list[str]:
+    """The non-empty `query` column of a WANDS-layout query.csv."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        return [row["query"].strip() for row in csv.DictReader(fh, delimiter="\t") if row["query"].strip()]
+
+
 def queries(data_dir: Path, n: int) -> list[str]:
     """n real queries: two thirds fashion, one third WANDS, spread over each file."""
-    def column(path: Path) -> list[str]:
-        with open(path, newline="", encoding="utf-8") as fh:
-            return [row["query"].strip() for row in csv.DictReader(fh, delimiter="\t") if row["query"].strip()]
-
     fashion = column(data_dir / "fashion-queries" / "query.csv")
     wands = column(data_dir / "wands-queries" / "query.csv")
     n_f = n - n // 3

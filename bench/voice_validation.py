@@ -14,7 +14,6 @@ spoken-vs-typed top-5 agreement on the fashion clips.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 import tempfile
@@ -29,12 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from assistant.config import settings_from_env  # noqa: E402
 from assistant.core import Assistant  # noqa: E402
 from assistant.speech import SAMPLE_RATE, load_audio, load_backend, prompt_for, word_error_rate  # noqa: E402
-from voice import HELD_OUT, queries, speak  # noqa: E402
-
-
-def column(path: Path) -> list[str]:
-    with open(path, newline="", encoding="utf-8") as fh:
-        return [row["query"].strip() for row in csv.DictReader(fh, delimiter="\t") if row["query"].strip()]
+from voice import HELD_OUT, column, queries, speak  # noqa: E402
 
 
 def spread(rows: list[str], k: int) -> list[str]:
