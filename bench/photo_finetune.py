@@ -100,8 +100,7 @@ def main() -> int:
         values, codes = np.unique([attribute_value(p, attr) for p in products], return_inverse=True)
         labels[attr], classes[attr] = torch.from_numpy(codes), values
 
-    model = encoder._model
-    first = min(args.start, len(model._blocks))
+    model, first = encoder._model, args.start
 
     class Top(nn.Module):
         def __init__(self) -> None:

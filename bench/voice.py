@@ -65,13 +65,18 @@ def column(path: Path) -> list[str]:
         return [row["query"].strip() for row in csv.DictReader(fh, delimiter="\t") if row["query"].strip()]
 
 
+def spread(rows: list[str], k: int, offset: int = 0) -> list[str]:
+    """k rows spread evenly over a file (`offset` shifts every pick, for a disjoint second set)."""
+    k = min(k, len(rows))
+    return [rows[min(len(rows) - 1, i * len(rows) // k + offset)] for i in range(k)]
+
+
 def queries(data_dir: Path, n: int) -> list[str]:
     """n real queries: two thirds fashion, one third WANDS, spread over each file."""
     fashion = column(data_dir / "fashion-queries" / "query.csv")
     wands = column(data_dir / "wands-queries" / "query.csv")
     n_f = n - n // 3
-    pick = lambda rows, k: [rows[i * len(rows) // k] for i in range(k)]  # noqa: E731
-    return pick(fashion, n_f) + pick(wands, n - n_f)
+    return spread(fashion, n_f) + spread(wands, n - n_f)
 
 
 def speak(text: str, path: Path, voice: str = "en-us", rate: int = RATE) -> Path:

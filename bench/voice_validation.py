@@ -28,13 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from assistant.config import settings_from_env  # noqa: E402
 from assistant.core import Assistant  # noqa: E402
 from assistant.speech import SAMPLE_RATE, load_audio, load_backend, prompt_for, word_error_rate  # noqa: E402
-from voice import HELD_OUT, column, queries, speak  # noqa: E402
-
-
-def spread(rows: list[str], k: int) -> list[str]:
-    """k rows spread evenly over the file (offset by one from bench/voice.py's picks)."""
-    k = min(k, len(rows))
-    return [rows[min(len(rows) - 1, i * len(rows) // k + 1)] for i in range(k)]
+from voice import HELD_OUT, column, queries, speak, spread  # noqa: E402
 
 
 def main() -> int:
@@ -50,10 +44,11 @@ def main() -> int:
     settings = settings_from_env()
     assistant = Assistant(settings)
     bench = set(queries(settings.data_dir, 45)) | set(HELD_OUT)
+    # offset 1: spread like the bench, one row later, then without the bench's own queries
     fashion = spread([q for q in column(settings.data_dir / "fashion-queries" / "query.csv") if q not in bench],
-                     args.fashion)
+                     args.fashion, offset=1)
     wands = spread([q for q in column(settings.data_dir / "wands-queries" / "query.csv") if q not in bench],
-                   args.wands)
+                   args.wands, offset=1)
     refs = fashion + wands
     recognizer = load_backend(settings)
     prompts = [prompt_for(assistant.engine(args.catalog).vocab, recognizer, settings.speech_prompt_tokens),
