@@ -357,10 +357,13 @@ def test_voice_upload_shows_transcript_and_updates_cards(page, tmp_path):
     subprocess.run([espeak, "-w", str(wav), "black watch for men"], check=True, timeout=60)
 
     voice = page.locator("#voice")
+    # Gradio loads each component's code on demand, so the audio widget can appear after the
+    # message box: wait for it (its upload tab, or its file input) before looking at it.
     upload_tab = voice.locator("button[aria-label='Upload file']")
+    file_input = voice.locator("input[type=file]")
+    upload_tab.or_(file_input).first.wait_for(state="attached")
     if upload_tab.count():  # Gradio 6 shows the microphone first; the file input comes with this tab
         upload_tab.first.click()
-    file_input = voice.locator("input[type=file]")
     file_input.wait_for(state="attached")
     before = page.locator(BOT).count()
     file_input.set_input_files(str(wav))
@@ -381,8 +384,8 @@ def test_voice_upload_shows_transcript_and_updates_cards(page, tmp_path):
 
 def test_photo_upload_gets_cards(photo_page, photo_app):
     page, photo = photo_page, photo_app[1]
-    if page.locator("#photo").count() == 0 or page.locator("#photo input[type=file]").count() == 0:
-        pytest.skip("the app shows no photo input (#photo) yet")
+    # the photo widget's code loads on demand, after the message box: wait, never skip
+    page.locator("#photo input[type=file]").wait_for(state="attached")
     deadline = time.monotonic() + PHOTO_READY_S
     while True:
         before = page.locator(BOT).count()
