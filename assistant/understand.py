@@ -13,14 +13,18 @@ from dataclasses import asdict, dataclass, field
 from rapidfuzz import fuzz, process
 
 from assistant.text import STOPWORDS, fold, stem, words
-from assistant.vocabulary import Vocabulary
+from assistant.vocabulary import Vocabulary, phrase_key
 
 FACET_FIELDS = {"category": "categories", "color": "colors", "brand": "brands",
                 "gender": "genders", "occasion": "occasions", "material": "materials"}
 MAX_NGRAM = 4
 FUZZY_MIN_SCORE = 80
 NO_FUZZ = frozenset("best good nice size large small long short wide tall high new more less blue "
-                    "with from that this what which light dark warm cool soft hard".split())
+                    "with from that this what which light dark warm cool soft hard "
+                    "than have just also into over under about there their very much really other "
+                    # function words of the other languages shoppers type ("reloj para mujer")
+                    "para pour avec sans como sobre dans ohne unter uber eine einen desde hasta menos "
+                    "pero muito quero busco cherche".split())
 
 _NUM = r"(\d+(?:[.,]\d+)?)\s*(k)?"
 _CUR = r"(?:\$|usd|us\$|€|eur|£|gbp|¥|元|rs\.?|inr|₹)?"
@@ -223,6 +227,22 @@ def _semantic_category(tokens: list[str], used: list[bool], parsed: ParsedQuery,
         parsed.matched[" ".join(content)] = ", ".join(f"category={n}" for n, _ in hits) + " (by meaning)"
 
 
+def _nested_types(type_spans: list[str], tokens: list[str], vocab: Vocabulary) -> list[str]:
+    """When adjacent words name types and one word's types are each narrower than some type of
+    every other word ("oxford" -> Formal Shoes, "shoes" -> Shoes), those narrower types. Words
+    apart ("a throw with pillows") may name two things, so they are left alone."""
+    if len(type_spans) < 2 or f" {' '.join(type_spans)} " not in f" {' '.join(tokens)} ":
+        return []
+    named = [[v for f, v in vocab.lookup(phrase_key(span)) if f == "category"] for span in type_spans]
+    if not all(named):
+        return []
+    for i, types in enumerate(named):
+        if all(vocab.ancestors.get(t, set()) & set(other) - {t}
+               for t in types for j, other in enumerate(named) if j != i):
+            return types
+    return []
+
+
 def retrieval_text(parsed: ParsedQuery, vocab_words: set[str] | None = None) -> str:
     """The text to retrieve with: the understood attributes in the catalog's own words, plus
     the words that were not understood. "tacones negros para mujer" and "women's black heels"
@@ -262,7 +282,11 @@ def parse(query: str, vocab: Vocabulary | None = None, matcher=None) -> ParsedQu
     tokens = words(text)
     if vocab is not None:
         used = _match_vocabulary(tokens, parsed, vocab)
-        if matcher is not None:
+        narrowest = _nested_types([phrase for phrase, hit in parsed.matched.items() if "category=" in hit],
+                                  tokens, vocab)
+        if narrowest:  # "oxford shoes": Formal Shoes is a kind of Shoes, so the words agree
+            parsed.categories[:] = narrowest
+        elif matcher is not None:
             _semantic_category(tokens, used, parsed, vocab, matcher)
     # a facet value the shopper excluded must not also be a filter ("shoes not black")
     excluded_keys = {" ".join(stem(w) for w in e.split()) for e in parsed.exclude}

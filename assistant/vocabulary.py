@@ -46,6 +46,19 @@ SYNONYMS: dict[str, dict[str, list[str]]] = {
         "naranja": ["orange"], "橙": ["orange"], "橙色": ["orange"], "plata": ["silver"], "plateado": ["silver"],
         "argent": ["silver"], "银": ["silver"], "银色": ["silver"], "dorado": ["gold"], "oro": ["gold"],
         "金色": ["gold"], "beis": ["beige"], "米色": ["beige"],
+        # more everyday shade names -> the nearest catalog colours
+        "jet black": ["black"], "onyx": ["black"], "ebony": ["black"], "snow white": ["white"],
+        "optic white": ["white"], "ecru": ["cream", "off white"],
+        "cobalt": ["blue"], "sapphire": ["blue"], "azure": ["blue"], "denim blue": ["blue"], "indigo": ["navy blue", "blue"],
+        "midnight blue": ["navy blue"], "emerald": ["green"], "forest green": ["green"], "bottle green": ["green"],
+        "sage": ["olive", "green"], "lime": ["fluorescent green", "green"], "neon green": ["fluorescent green"],
+        "ruby": ["red"], "cherry": ["red"], "oxblood": ["maroon", "burgundy"], "hot pink": ["pink", "magenta"],
+        "baby pink": ["pink"], "salmon": ["peach", "pink"], "apricot": ["peach", "orange"], "tangerine": ["orange"],
+        "lemon": ["yellow"], "gunmetal": ["grey", "steel"], "heather grey": ["grey melange", "grey"],
+        "marl": ["grey melange"], "melange": ["grey melange"], "slate": ["grey", "charcoal"],
+        "sand": ["beige", "khaki"], "oatmeal": ["beige", "cream"],
+        "cognac": ["tan", "brown"], "chestnut": ["brown"], "mocha": ["coffee brown", "brown"],
+        "espresso": ["coffee brown", "brown"], "rose gold": ["copper", "gold", "pink"], "champagne": ["gold", "beige"],
     },
     "gender": {
         "men": ["men"], "mens": ["men"], "man": ["men"], "male": ["men"], "him": ["men"], "his": ["men"],
@@ -60,12 +73,17 @@ SYNONYMS: dict[str, dict[str, list[str]]] = {
         "hombre": ["men"], "hombres": ["men"], "mujer": ["women"], "mujeres": ["women"], "homme": ["men"],
         "femme": ["women"], "herren": ["men"], "damen": ["women"], "男": ["men"], "男士": ["men"],
         "男款": ["men"], "女": ["women"], "女士": ["women"], "女款": ["women"],
+        "gentleman": ["men"], "fellas": ["men"], "lads": ["men"], "womenswear": ["women"], "menswear": ["men"],
+        "toddler": ["boys", "girls"], "infant": ["boys", "girls"], "baby": ["boys", "girls"], "teen": ["boys", "girls"],
     },
     "occasion": {
         "office": ["formal"], "work": ["formal"], "business": ["formal"], "wedding": ["ethnic", "party"],
         "traditional": ["ethnic"], "festive": ["ethnic"], "gym": ["sports"], "running": ["sports"],
         "workout": ["sports"], "training": ["sports"], "sport": ["sports"], "sporty": ["sports"],
         "athletic": ["sports"], "everyday": ["casual"], "daily": ["casual"], "party": ["party"],
+        "interview": ["formal"], "meeting": ["formal"], "corporate": ["formal"], "evening": ["party"],
+        "night out": ["party"], "festival": ["ethnic"], "diwali": ["ethnic"], "jogging": ["sports"],
+        "yoga": ["sports"], "hiking": ["sports"], "trekking": ["sports"], "weekend": ["casual"],
     },
     "category": {
         "sneaker": ["casual shoes", "sports shoes", "sneakers"], "trainer": ["sports shoes", "sneakers"],
@@ -94,6 +112,48 @@ SYNONYMS: dict[str, dict[str, list[str]]] = {
         "手提包": ["handbags"], "包": ["handbags"], "裙子": ["dresses", "skirts"], "连衣裙": ["dresses"],
         "衬衫": ["shirts"], "t恤": ["tshirts"], "高跟鞋": ["heels"], "太阳镜": ["sunglasses"], "墨镜": ["sunglasses"],
         "夹克": ["jackets"], "牛仔裤": ["jeans"], "沙发": ["sofas"], "钱包": ["wallets"], "背包": ["backpacks"],
+        # more everyday product words (UK / US / Indian English) -> catalog types
+        "loafer": ["casual shoes", "formal shoes"], "moccasin": ["casual shoes", "formal shoes"],
+        "espadrille": ["casual shoes"], "plimsoll": ["casual shoes"], "boat shoe": ["casual shoes"],
+        "canvas shoe": ["casual shoes"], "kicks": ["casual shoes", "sports shoes"], "slip on": ["casual shoes"],
+        "runner": ["sports shoes"], "jogging shoe": ["sports shoes"], "athletic shoe": ["sports shoes"],
+        "gym shoe": ["sports shoes"], "cleats": ["sports shoes"],
+        "brogue": ["formal shoes"], "oxford": ["formal shoes"], "derby": ["formal shoes"], "wingtip": ["formal shoes"],
+        "dress shoe": ["formal shoes"], "office shoe": ["formal shoes"], "monk strap": ["formal shoes"],
+        "wedge": ["heels"], "platform": ["heels"], "kitten heel": ["heels"], "ballerina": ["flats"],
+        "ballet pump": ["flats"], "ballet flat": ["flats"], "mule": ["flats", "heels"], "flat shoe": ["flats"],
+        "juttis": ["flats"], "jutti": ["flats"], "mojari": ["flats", "casual shoes"], "floaters": ["sports sandals", "sandals"],
+        "blouse": ["tops", "shirts"], "camisole": ["tops"], "cami": ["tops"], "tank top": ["tops"],
+        "crop top": ["tops"], "button down": ["shirts"], "button up": ["shirts"], "dress shirt": ["shirts"],
+        "polo shirt": ["tshirts"], "tee shirt": ["tshirts"], "graphic tee": ["tshirts"], "crew neck": ["tshirts", "sweaters"],
+        "knitwear": ["sweaters"], "woolly": ["sweaters"], "sweatshirt": ["sweatshirts"],
+        "hooded": ["sweatshirts", "jackets"], "windbreaker": ["jackets"], "windcheater": ["jackets"],
+        "parka": ["jackets"], "anorak": ["jackets"], "raincoat": ["jackets", "rain jacket"], "bomber": ["jackets"],
+        "puffer": ["jackets"], "overcoat": ["jackets"], "khakis": ["trousers"],
+        "jegging": ["leggings", "jeggings"], "pyjamas": ["lounge pants", "night suits", "lounge shorts", "nightdress"],
+        "pajamas": ["lounge pants", "night suits", "lounge shorts", "nightdress"], "pjs": ["lounge pants", "night suits"],
+        "nightwear": ["loungewear and nightwear", "nightdress", "night suits"], "sleepwear": ["loungewear and nightwear", "nightdress", "night suits"],
+        "loungewear": ["loungewear and nightwear"], "nightie": ["nightdress"], "nightgown": ["nightdress"],
+        "brassiere": ["bra"], "bralette": ["bra"], "lingerie": ["bra", "briefs"], "knickers": ["briefs"],
+        "panties": ["briefs"], "trunks": ["trunk"], "boxer": ["boxers", "trunk"], "boxer short": ["boxers", "trunk"], "undershirt": ["innerwear vests"],
+        "singlet": ["innerwear vests"], "pantyhose": ["stockings"], "hosiery": ["stockings", "socks"],
+        "nylons": ["stockings"], "shoulder bag": ["handbags"], "hand bag": ["handbags"], "satchel": ["handbags", "messenger bag"],
+        "crossbody": ["handbags", "messenger bag"], "sling bag": ["handbags", "messenger bag"], "hobo bag": ["handbags"],
+        "knapsack": ["backpacks", "rucksacks"], "daypack": ["backpacks", "rucksacks"], "back pack": ["backpacks"],
+        "duffle": ["duffel bag"], "holdall": ["duffel bag"], "gym bag": ["duffel bag"], "travel bag": ["duffel bag"],
+        "evening bag": ["clutches"], "card holder": ["wallets"], "cardholder": ["wallets"], "money clip": ["wallets"],
+        "aviator": ["sunglasses"], "wayfarer": ["sunglasses"], "cuff link": ["cufflinks"], "bow tie": ["ties"],
+        "baseball hat": ["caps"], "beanie": ["caps", "hat"], "mitten": ["gloves"], "brolly": ["umbrellas"],
+        "parasol": ["umbrellas"], "body spray": ["deodorant", "perfume and body mist"], "deo": ["deodorant"],
+        "antiperspirant": ["deodorant"], "roll on": ["deodorant"], "eau de toilette": ["perfume and body mist"],
+        "eau de parfum": ["perfume and body mist"], "perfume": ["perfume and body mist"], "scarf": ["scarves", "stoles", "mufflers"],
+        "jewelry": ["jewellery", "necklace and chains", "bracelet", "earrings", "pendant", "ring", "bangle"],
+        "pendant": ["necklace and chains", "pendant"], "chain": ["necklace and chains"], "bangle": ["bangle", "bracelet"],
+        "sundress": ["dresses"], "maxi": ["dresses", "skirts"], "tracksuit bottom": ["track pants"],
+        "jogging bottom": ["track pants"], "jogger": ["track pants"], "jogging suit": ["tracksuits"],
+        "phone case": ["mobile pouch"], "phone pouch": ["mobile pouch"], "laptop sleeve": ["laptop bag"],
+        "computer bag": ["laptop bag"], "bolero": ["shrug"], "hairband": ["headband"], "hair band": ["headband"],
+        "soccer ball": ["footballs"],
     },
     "material": {
         "wooden": ["wood", "oak", "walnut"], "wood": ["wood", "oak", "walnut"], "metal": ["steel", "metal", "iron"],
@@ -102,6 +162,21 @@ SYNONYMS: dict[str, dict[str, list[str]]] = {
         "真皮": ["leather"], "algodon": ["cotton"], "coton": ["cotton"], "棉": ["cotton"],
     },
 }
+
+
+def _ves_forms(key: str) -> list[str]:
+    """The other number of a key's last word where the plural stemmer cannot undo it:
+    "scarve" (scarves) <-> "scarf", "knive" (knives) <-> "knife", "shelve" <-> "shelf"."""
+    head, _, last = key.rpartition(" ")
+    if last.endswith("ve"):
+        alternatives = [last[:-2] + "f", last[:-2] + "fe"]
+    elif last.endswith("fe"):
+        alternatives = [last[:-2] + "ve"]
+    elif last.endswith("f"):
+        alternatives = [last[:-1] + "ve"]
+    else:
+        return []
+    return [f"{head} {a}".strip() for a in alternatives]
 
 
 def phrase_key(text: str) -> str:
@@ -170,6 +245,10 @@ class Vocabulary:
     def lookup(self, key: str) -> list[tuple[str, str]]:
         """(facet, value) pairs a phrase key names; a bare head word ("shoe") names its types."""
         found = list(self.phrases.get(key, []))
+        for form in ([] if found else _ves_forms(key)):  # "scarf" finds "Scarves", "shelves" "Shelf"
+            found = list(self.phrases.get(form, []))
+            if found:
+                break
         if not found and key in self.heads:
             found = [("category", v) for v in sorted(self.heads[key])]
         if not found and key in self.parts:

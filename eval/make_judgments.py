@@ -1,9 +1,11 @@
-"""Turn the paraphrase spec (query + intended type/colour/gender/occasion) into a judged set in
-the WANDS layout, with the same rule as ../shared/data/fashion-queries: `Exact` when a product has
-one of the types and every stated colour / gender / occasion, `Partial` when only the type matches.
-Gender follows the catalog's convention there: Men/Women also accept Unisex products.
+"""Turn a query spec (query + intended types/colours/gender/occasion, `|` between alternatives)
+into a judged set in the WANDS layout, with the same rule as ../shared/data/fashion-queries:
+`Exact` when a product has one of the types, one of the colours and the stated gender / occasion,
+`Partial` when only the type matches. Gender follows the catalog's convention there: Men/Women
+also accept Unisex products. The spec of OUT_DIR is `eval/<name of OUT_DIR>.spec.tsv`.
 
 Usage: python eval/make_judgments.py [STYLES_CSV] [OUT_DIR]
+  e.g. python eval/make_judgments.py ../shared/data/fashion/styles.csv eval/fashion-synonyms
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ HERE = Path(__file__).resolve().parent
 def main(styles: Path, out: Path) -> None:
     with styles.open(newline="", encoding="utf-8") as fh:
         products = list(csv.DictReader(fh))
-    with (HERE / "fashion-paraphrases.spec.tsv").open(newline="", encoding="utf-8") as fh:
+    with (HERE / f"{out.name}.spec.tsv").open(newline="", encoding="utf-8") as fh:
         spec = list(csv.DictReader(fh, delimiter="\t"))
     out.mkdir(parents=True, exist_ok=True)
     with (out / "query.csv").open("w", newline="", encoding="utf-8") as qf, \
@@ -35,7 +37,7 @@ def main(styles: Path, out: Path) -> None:
                 if p["articleType"] not in types:
                     continue
                 genders = {row["gender"], "Unisex"} if row["gender"] else None
-                exact = ((not row["colour"] or p["baseColour"] == row["colour"])
+                exact = ((not row["colour"] or p["baseColour"] in row["colour"].split("|"))
                          and (genders is None or p["gender"] in genders)
                          and (not row["usage"] or p["usage"] == row["usage"]))
                 lab.writerow([n, qid, p["id"], "Exact" if exact else "Partial"])

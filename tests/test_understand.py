@@ -59,6 +59,19 @@ FASHION = [
     ("reloj negro", {"colors": ["Black"], "categories": ["Watches"]}),
     ("黑色 手表", {"colors": ["Black"], "categories": ["Watches"]}),
     ("sports shoes not white", {"categories": ["Sports Shoes"], "colors": [], "exclude": ["white"]}),
+    # everyday words for catalog types and shades (eval/fashion-synonyms measures them in search)
+    ("brassiere in white", {"categories": ["Bra"], "colors": ["White"]}),
+    ("black loafers for men", {"categories": ["Casual Shoes", "Formal Shoes"], "genders": ["Men"]}),
+    ("blue windcheater", {"categories": ["Jackets"], "colors": ["Blue"]}),
+    ("cobalt shirt", {"categories": ["Shirts"], "colors": ["Blue"]}),
+    ("heather grey sweatshirt", {"categories": ["Sweatshirts"], "colors": ["Grey Melange", "Grey"]}),
+    ("womens scarf", {"categories": ["Scarves", "Stoles", "Mufflers"], "genders": ["Women"]}),
+    ("scarves", {"categories": ["Scarves"]}),  # the stemmer leaves "scarve": the -ves forms meet
+    # a narrower type and its parent in one query: the narrower one ("oxford" is a formal shoe)
+    ("men's black oxford shoes", {"categories": ["Formal Shoes"], "genders": ["Men"], "colors": ["Black"]}),
+    # a function word of another language is not a typo of a product word ("para" is not "parka")
+    ("reloj para mujer", {"categories": ["Watches"], "genders": ["Women"]}),
+    ("black formal pants for men", {"categories": ["Trousers"], "occasions": ["Formal"], "colors": ["Black"]}),
 ]
 
 
