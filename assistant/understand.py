@@ -11,6 +11,7 @@ import re
 from dataclasses import asdict, dataclass, field
 
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
 
 from assistant.text import STOPWORDS, fold, stem, words
 from assistant.vocabulary import Vocabulary, phrase_key
@@ -153,16 +154,27 @@ def _segment_cjk(text: str, vocab: Vocabulary | None) -> str:
     return re.sub("|".join(map(re.escape, cjk_keys)), lambda m: f" {m.group(0)} ", text)
 
 
-def _match_vocabulary(tokens: list[str], parsed: ParsedQuery, vocab: Vocabulary) -> list[bool]:
-    """Greedy longest n-gram match, then fuzzy single words; returns which tokens were used."""
+def _match_vocabulary(tokens: list[str], parsed: ParsedQuery,
+                      vocab: Vocabulary) -> tuple[list[bool], dict[str, list[str]]]:
+    """Greedy longest n-gram match, then fuzzy single words; returns which tokens were used and
+    the product types each matched phrase named."""
     used = [False] * len(tokens)
+    types: dict[str, list[str]] = {}
+
+    def take(hits: list[tuple[str, str]], words_seen: str) -> None:
+        _apply_hits(parsed, hits, words_seen)
+        named = types.setdefault(words_seen, [])
+        named += [v for f, v in hits if f == "category" and v not in named]
+        if not named:
+            del types[words_seen]
+
     stems = [stem(t) for t in tokens]
     spans: list[tuple[int, int, str]] = []
     i = 0
     while i < len(tokens):
         # a compound written as two words ("sun glasses", "sweat shirt")
         if i + 1 < len(tokens) and not vocab.lookup(stems[i]) and vocab.lookup(stem(tokens[i] + tokens[i + 1])):
-            _apply(parsed, vocab.lookup(stem(tokens[i] + tokens[i + 1])), f"{tokens[i]} {tokens[i + 1]}")
+            take(vocab.lookup(stem(tokens[i] + tokens[i + 1])), f"{tokens[i]} {tokens[i + 1]}")
             used[i:i + 2] = [True, True]
             i += 2
             continue
@@ -172,7 +184,7 @@ def _match_vocabulary(tokens: list[str], parsed: ParsedQuery, vocab: Vocabulary)
             if i > 0 and tokens[i - 1] in IMITATION:  # "faux leather" is not leather
                 hits = [(f, v) for f, v in hits if f != "material"]
             if hits:
-                _apply(parsed, hits, " ".join(tokens[i:i + n]))
+                take(hits, " ".join(tokens[i:i + n]))
                 used[i:i + n] = [True] * n
                 i += n
                 break
@@ -182,22 +194,48 @@ def _match_vocabulary(tokens: list[str], parsed: ParsedQuery, vocab: Vocabulary)
     candidates = list(forms)
     for i, token in enumerate(stems):
         # a word the catalog itself uses ("pulse") is not a typo of another ("purse")
-        if (used[i] or len(token) < 4 or token in STOPWORDS or tokens[i] in NO_FUZZ
+        if (used[i] or len(tokens[i]) < 4 or token in STOPWORDS or tokens[i] in NO_FUZZ
                 or tokens[i] in vocab.known_words
                 or not token.isalpha() or not candidates):
             continue
-        guesses = [g for t in {token, tokens[i]} for g in
-                   process.extract(t, candidates, scorer=fuzz.ratio, score_cutoff=FUZZY_MIN_SCORE, limit=5)]
-        # gender words are short and common in every language: never guess them from a typo
-        guesses = [g for g in guesses if any(f != "gender" for f, _ in vocab.lookup(forms[g[0]]))]
-        if guesses:
-            best = max(guesses, key=lambda g: (g[1], vocab.frequency(forms[g[0]])))
-            _apply(parsed, vocab.lookup(forms[best[0]]), tokens[i])
-            used[i] = True
-    return used
+        keys = _typo_guesses({token, tokens[i]}, candidates, forms, vocab)
+        for key in keys:
+            take(vocab.lookup(key), tokens[i])
+        used[i] = bool(keys)
+    return used, types
 
 
-def _apply(parsed: ParsedQuery, hits: list[tuple[str, str]], words_seen: str) -> None:
+def _typo_score(a: str, b: str, **_: object) -> float:
+    """The more lenient of the Indel ratio (a dropped or doubled letter: "jens", "perffume") and
+    OSA similarity (two neighbouring letters swapped count as one slip: "sikrt", "perfuem")."""
+    return max(fuzz.ratio(a, b), OSA.normalized_similarity(a, b) * 100)
+
+
+def _typo_guesses(spellings: set[str], candidates: list[str], forms: dict[str, str],
+                  vocab: Vocabulary) -> list[str]:
+    """Vocabulary keys a misspelt word most likely meant. Among equally close words the one a
+    swap explains wins ("sikrt" is skirt, not shirt); a true tie between types keeps both
+    ("shrts": shirts or shorts), any other tie goes to the value more products carry."""
+    scored: dict[str, tuple[float, float]] = {}
+    for spelling in spellings:
+        for cand, score, _ in process.extract(spelling, candidates, scorer=_typo_score,
+                                              score_cutoff=FUZZY_MIN_SCORE, limit=5):
+            scored[cand] = max(scored.get(cand, (0.0, 0.0)),
+                               (score, OSA.normalized_similarity(spelling, cand)))
+    # gender words are short and common in every language: guess them only from a long word
+    longest = max(len(s) for s in spellings)
+    scored = {c: v for c, v in scored.items()
+              if longest >= 6 or any(f != "gender" for f, _ in vocab.lookup(forms[c]))}
+    if not scored:
+        return []
+    best = max(scored.values())
+    keys = list(dict.fromkeys(forms[c] for c, v in scored.items() if v == best))
+    if len(keys) > 1 and all(f == "category" for k in keys for f, _ in vocab.lookup(k)):
+        return keys
+    return [max(keys, key=vocab.frequency)]
+
+
+def _apply_hits(parsed: ParsedQuery, hits: list[tuple[str, str]], words_seen: str) -> None:
     for facet, value in hits:
         target = getattr(parsed, FACET_FIELDS[facet])
         if value not in target:
@@ -227,19 +265,23 @@ def _semantic_category(tokens: list[str], used: list[bool], parsed: ParsedQuery,
         parsed.matched[" ".join(content)] = ", ".join(f"category={n}" for n, _ in hits) + " (by meaning)"
 
 
-def _nested_types(type_spans: list[str], tokens: list[str], vocab: Vocabulary) -> list[str]:
+def _nested_types(types: dict[str, list[str]], tokens: list[str], vocab: Vocabulary) -> list[str]:
     """When adjacent words name types and one word's types are each narrower than some type of
-    every other word ("oxford" -> Formal Shoes, "shoes" -> Shoes), those narrower types. Words
-    apart ("a throw with pillows") may name two things, so they are left alone."""
-    if len(type_spans) < 2 or f" {' '.join(type_spans)} " not in f" {' '.join(tokens)} ":
+    every other word ("oxford" -> Formal Shoes, "shoes" -> Shoes) or carry its word ("traek" ->
+    Track Pants, "pants"), those narrower types. Words apart ("a throw with pillows") may name
+    two things, so they are left alone. `types`: matched phrase -> the types it named."""
+    text = f" {' '.join(tokens)} "
+    spans = sorted(types, key=lambda span: text.find(f" {span} "))  # in the order typed
+    if len(spans) < 2 or f" {' '.join(spans)} " not in text:
         return []
-    named = [[v for f, v in vocab.lookup(phrase_key(span)) if f == "category"] for span in type_spans]
-    if not all(named):
-        return []
-    for i, types in enumerate(named):
-        if all(vocab.ancestors.get(t, set()) & set(other) - {t}
-               for t in types for j, other in enumerate(named) if j != i):
-            return types
+
+    def narrower(t: str, other: str) -> bool:
+        return bool(vocab.ancestors.get(t, set()) & set(types[other]) - {t}) or \
+            phrase_key(other) in phrase_key(t).split()
+
+    for span in spans:
+        if all(narrower(t, other) for t in types[span] for other in spans if other != span):
+            return types[span]
     return []
 
 
@@ -281,9 +323,8 @@ def parse(query: str, vocab: Vocabulary | None = None, matcher=None) -> ParsedQu
     text = _segment_cjk(text, vocab)
     tokens = words(text)
     if vocab is not None:
-        used = _match_vocabulary(tokens, parsed, vocab)
-        narrowest = _nested_types([phrase for phrase, hit in parsed.matched.items() if "category=" in hit],
-                                  tokens, vocab)
+        used, types = _match_vocabulary(tokens, parsed, vocab)
+        narrowest = _nested_types(types, tokens, vocab)
         if narrowest:  # "oxford shoes": Formal Shoes is a kind of Shoes, so the words agree
             parsed.categories[:] = narrowest
         elif matcher is not None:

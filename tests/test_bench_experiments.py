@@ -48,3 +48,26 @@ def test_voice_validation_reports_wer_and_top5_per_lead_in(fashion, index_dir, t
     for run in report["runs"].values():
         assert run["wer_fashion"] <= 0.5 and run["same_top5"].endswith("/3"), run["transcripts"]
         assert len(run["transcripts"]) == 4 and all(heard for _, heard in run["transcripts"])
+
+
+def test_typo_copy_keeps_ids_and_changes_one_long_word_per_query(tmp_path):
+    queries = tmp_path / "query.csv"
+    queries.write_text("query_id\tquery\tquery_class\n1\twomens black heels\tHeels\n2\tbra\tBra\n"
+                       "3\tnavy blue flip flops\tFlip Flops\n", encoding="utf-8")
+    out = tmp_path / "typos.csv"
+    proc = run_bench("typos.py", [str(queries), str(out), "--seed", "3"], tmp_path, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = [line.split("\t") for line in out.read_text(encoding="utf-8").splitlines()]
+    assert lines[0] == ["query_id", "query", "query_class"] and [r[0] for r in lines[1:]] == ["1", "2", "3"]
+    before = {"1": "womens black heels", "2": "bra", "3": "navy blue flip flops"}
+    for qid, query, _ in lines[1:]:
+        changed = [(a, b) for a, b in zip(before[qid].split(), query.split()) if a != b]
+        if qid == "2":  # no word of five letters or more: left as it was
+            assert query == "bra"
+            continue
+        assert len(changed) == 1, (before[qid], query)
+        typed, slipped = changed[0]
+        assert len(typed) >= 5 and slipped[0] == typed[0] and abs(len(slipped) - len(typed)) <= 1
+    again = tmp_path / "again.csv"
+    run_bench("typos.py", [str(queries), str(again), "--seed", "3"], tmp_path, tmp_path)
+    assert again.read_text() == out.read_text(), "the same seed gives the same slips"

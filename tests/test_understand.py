@@ -72,6 +72,14 @@ FASHION = [
     # a function word of another language is not a typo of a product word ("para" is not "parka")
     ("reloj para mujer", {"categories": ["Watches"], "genders": ["Women"]}),
     ("black formal pants for men", {"categories": ["Trousers"], "occasions": ["Formal"], "colors": ["Black"]}),
+    # typing slips (bench/typos.py measures them in search)
+    ("blue sikrt womens", {"categories": ["Skirts"], "colors": ["Blue"]}),  # a swap: skirt, not shirt
+    ("mens shrots", {"categories": ["Shorts"], "genders": ["Men"]}),
+    ("shrts", {"categories": ["Shirts", "Shorts"]}),  # truly either: both stay
+    ("blue jens", {"categories": ["Jeans"], "colors": ["Blue"]}),  # a four-letter slip
+    ("perfuem for him", {"categories": ["Perfume and Body Mist"], "genders": ["Men"]}),
+    ("belt wmoens", {"categories": ["Belts"], "genders": ["Women"]}),  # a long gender word
+    ("mens grey traek pants", {"categories": ["Track Pants"], "colors": ["Grey"]}),
 ]
 
 
