@@ -20,6 +20,7 @@ FACET_FIELDS = {"category": "categories", "color": "colors", "brand": "brands",
                 "gender": "genders", "occasion": "occasions", "material": "materials"}
 MAX_NGRAM = 4
 FUZZY_MIN_SCORE = 80
+COMPOUND_MIN_SCORE = 85  # two words joined are long: ask more of them before calling them a typo
 NO_FUZZ = frozenset("best good nice size large small long short wide tall high new more less blue "
                     "with from that this what which light dark warm cool soft hard "
                     "than have just also into over under about there their very much really other "
@@ -202,6 +203,14 @@ def _match_vocabulary(tokens: list[str], parsed: ParsedQuery,
         for key in keys:
             take(vocab.lookup(key), tokens[i])
         used[i] = bool(keys)
+    for i in range(len(tokens) - 1):  # a misspelt compound typed as two words ("flip flpos")
+        joined = tokens[i] + tokens[i + 1]
+        if used[i] or used[i + 1] or not joined.isalpha() or len(joined) < 7:
+            continue
+        keys = _typo_guesses({joined, stem(joined)}, candidates, forms, vocab, min_score=COMPOUND_MIN_SCORE)
+        for key in keys:
+            take(vocab.lookup(key), f"{tokens[i]} {tokens[i + 1]}")
+        used[i] = used[i + 1] = bool(keys)
     return used, types
 
 
@@ -212,14 +221,14 @@ def _typo_score(a: str, b: str, **_: object) -> float:
 
 
 def _typo_guesses(spellings: set[str], candidates: list[str], forms: dict[str, str],
-                  vocab: Vocabulary) -> list[str]:
+                  vocab: Vocabulary, min_score: float = FUZZY_MIN_SCORE) -> list[str]:
     """Vocabulary keys a misspelt word most likely meant. Among equally close words the one a
     swap explains wins ("sikrt" is skirt, not shirt); a true tie between types keeps both
     ("shrts": shirts or shorts), any other tie goes to the value more products carry."""
     scored: dict[str, tuple[float, float]] = {}
     for spelling in spellings:
         for cand, score, _ in process.extract(spelling, candidates, scorer=_typo_score,
-                                              score_cutoff=FUZZY_MIN_SCORE, limit=5):
+                                              score_cutoff=min_score, limit=5):
             scored[cand] = max(scored.get(cand, (0.0, 0.0)),
                                (score, OSA.normalized_similarity(spelling, cand)))
     # gender words are short and common in every language: guess them only from a long word

@@ -80,6 +80,8 @@ FASHION = [
     ("perfuem for him", {"categories": ["Perfume and Body Mist"], "genders": ["Men"]}),
     ("belt wmoens", {"categories": ["Belts"], "genders": ["Women"]}),  # a long gender word
     ("mens grey traek pants", {"categories": ["Track Pants"], "colors": ["Grey"]}),
+    ("black flip flpos women's", {"categories": ["Flip Flops"], "colors": ["Black"], "genders": ["Women"]}),
+    ("sun glases for men", {"categories": ["Sunglasses"], "genders": ["Men"]}),  # a compound, split and misspelt
 ]
 
 
