@@ -214,6 +214,31 @@ def _match_vocabulary(tokens: list[str], parsed: ParsedQuery,
     return used, types
 
 
+def _mend_phrase_typos(tokens: list[str], vocab: Vocabulary) -> list[str]:
+    """Spell a misspelt word the way a two-word catalog phrase does when its other word is there
+    exactly ("dress shaes" -> "dress shoe", "clutth purse", "shool bag"), so the phrase, not its
+    halves ("dress" + "shoes"), is matched."""
+    out = list(tokens)
+    phrases = vocab.two_word_keys()
+    for i in range(len(out) - 1):
+        a, b = stem(out[i]), stem(out[i + 1])
+        if f"{a} {b}" in vocab.phrases:
+            continue
+        for typo, exact in ((i + 1, a), (i, b)):
+            word = out[typo]
+            if (len(word) < 4 or not word.isalpha() or word in vocab.known_words or word in NO_FUZZ
+                    or vocab.lookup(stem(word))):
+                continue
+            wanted = [pair[1] if typo > i else pair[0] for pair in phrases.get(exact, [])
+                      if pair[0 if typo > i else 1] == exact]
+            scored = [(max(_typo_score(word, w), _typo_score(word, w + "s")), w) for w in wanted]
+            scored = [sw for sw in scored if sw[0] >= FUZZY_MIN_SCORE]
+            if scored:
+                out[typo] = max(scored)[1]
+                break
+    return out
+
+
 def _typo_score(a: str, b: str, **_: object) -> float:
     """The more lenient of the Indel ratio (a dropped or doubled letter: "jens", "perffume") and
     OSA similarity (two neighbouring letters swapped count as one slip: "sikrt", "perfuem")."""
@@ -275,17 +300,18 @@ def _semantic_category(tokens: list[str], used: list[bool], parsed: ParsedQuery,
 
 
 def _nested_types(types: dict[str, list[str]], tokens: list[str], vocab: Vocabulary) -> list[str]:
-    """When adjacent words name types and one word's types are each narrower than some type of
-    every other word ("oxford" -> Formal Shoes, "shoes" -> Shoes) or carry its word ("traek" ->
-    Track Pants, "pants"), those narrower types. Words apart ("a throw with pillows") may name
+    """When adjacent words name types and one word's types are each narrower than, or one of, the
+    types of every other word ("oxford" -> Formal Shoes, "shoes" -> Shoes; "clutch" -> Clutches,
+    "purse" -> Handbags/Wallets/Clutches) or carry its word ("traek" -> Track Pants, "pants"),
+    those types. Words apart ("a throw with pillows") may name
     two things, so they are left alone. `types`: matched phrase -> the types it named."""
     text = f" {' '.join(tokens)} "
     spans = sorted(types, key=lambda span: text.find(f" {span} "))  # in the order typed
     if len(spans) < 2 or f" {' '.join(spans)} " not in text:
         return []
 
-    def narrower(t: str, other: str) -> bool:
-        return bool(vocab.ancestors.get(t, set()) & set(types[other]) - {t}) or \
+    def narrower(t: str, other: str) -> bool:  # a kind of, one of, or named with the other's types
+        return bool(vocab.ancestors.get(t, set()) & set(types[other])) or \
             phrase_key(other) in phrase_key(t).split()
 
     for span in spans:
@@ -332,6 +358,7 @@ def parse(query: str, vocab: Vocabulary | None = None, matcher=None) -> ParsedQu
     text = _segment_cjk(text, vocab)
     tokens = words(text)
     if vocab is not None:
+        tokens = _mend_phrase_typos(tokens, vocab)
         used, types = _match_vocabulary(tokens, parsed, vocab)
         narrowest = _nested_types(types, tokens, vocab)
         if narrowest:  # "oxford shoes": Formal Shoes is a kind of Shoes, so the words agree

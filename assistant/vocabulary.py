@@ -255,6 +255,19 @@ class Vocabulary:
             found = [("category", v) for v in sorted(self.parts[key])]
         return found
 
+    def two_word_keys(self) -> dict[str, list[tuple[str, str]]]:
+        """Each word of a two-word key -> (the key's first word, its second word), for mending
+        a phrase with one misspelt word ("dress shaes")."""
+        if not hasattr(self, "_two_word"):
+            index: dict[str, list[tuple[str, str]]] = defaultdict(list)
+            for key in self.phrases:
+                parts = key.split()
+                if len(parts) == 2:
+                    index[parts[0]].append((parts[0], parts[1]))
+                    index[parts[1]].append((parts[0], parts[1]))
+            self._two_word = dict(index)
+        return self._two_word
+
     def frequency(self, key: str) -> int:
         """How many products carry the values a key names (breaks ties between typo guesses)."""
         return sum(self.values[facet][value] for facet, value in self.lookup(key))

@@ -82,6 +82,9 @@ FASHION = [
     ("mens grey traek pants", {"categories": ["Track Pants"], "colors": ["Grey"]}),
     ("black flip flpos women's", {"categories": ["Flip Flops"], "colors": ["Black"], "genders": ["Women"]}),
     ("sun glases for men", {"categories": ["Sunglasses"], "genders": ["Men"]}),  # a compound, split and misspelt
+    ("black dress shaes for men", {"categories": ["Formal Shoes"], "colors": ["Black"]}),  # not Dresses
+    ("clutth purse for her", {"categories": ["Clutches"], "genders": ["Women"]}),  # one of the purse types
+    ("red dress", {"categories": ["Dress", "Dresses"], "colors": ["Red"]}),
 ]
 
 
