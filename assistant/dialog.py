@@ -86,7 +86,7 @@ class Conversation:
         query = ParsedQuery(original=query_text, text=query_text, sort=self.sort, intent=parsed.intent)
         response = self.assistant.search(query, catalog=self.catalog, filters=self.filters)
         self.last = response
-        return Reply(self._summary(response, refining), response, response.filters.describe())
+        return Reply(self._summary(response, refining, parsed.corrected), response, response.filters.describe())
 
     def _about_results(self, message: str, intent: str) -> Reply | None:
         """Questions, descriptions, comparisons and "more like" about the results on screen."""
@@ -154,13 +154,16 @@ class Conversation:
         self.last = response
         return Reply(self._summary(response, True), response, response.filters.describe())
 
-    def _summary(self, response: SearchResponse, refining: bool) -> str:
+    def _summary(self, response: SearchResponse, refining: bool, corrected: dict[str, str] | None = None) -> str:
+        # say how misspelt words were read, so a wrong guess is easy to spot and retype
+        read_as = (" (I read " + ", ".join(f"'{typed}' as {meant}" for typed, meant in corrected.items())
+                   + ".)") if corrected else ""
         if not response.results:
-            return "I found nothing that matches. Try fewer filters or other words."
+            return "I found nothing that matches. Try fewer filters or other words." + read_as
         head = "Narrowed it down" if refining else "Here is what I found"
         chips = response.filters.describe()
         text = f"{head}: {response.total} matches" + (f" ({', '.join(chips)})" if chips else "") + "."
         if response.relaxed:
             text += " Nothing matched every detail, so I relaxed: " + ", ".join(
                 FILTER_FIELDS[r] for r in response.relaxed) + "."
-        return text
+        return text + read_as

@@ -85,6 +85,7 @@ class ParsedQuery:
     sort: str | None = None
     intent: str = "search"
     matched: dict[str, str] = field(default_factory=dict)  # query words -> "facet=value"
+    corrected: dict[str, str] = field(default_factory=dict)  # misspelt words -> what they were read as
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -202,6 +203,7 @@ def _match_vocabulary(tokens: list[str], parsed: ParsedQuery,
         keys = _typo_guesses({token, tokens[i]}, candidates, forms, vocab)
         for key in keys:
             take(vocab.lookup(key), tokens[i])
+        _note_correction(parsed, tokens[i], [v for key in keys for _, v in vocab.lookup(key)])
         used[i] = bool(keys)
     for i in range(len(tokens) - 1):  # a misspelt compound typed as two words ("flip flpos")
         joined = tokens[i] + tokens[i + 1]
@@ -210,11 +212,18 @@ def _match_vocabulary(tokens: list[str], parsed: ParsedQuery,
         keys = _typo_guesses({joined, stem(joined)}, candidates, forms, vocab, min_score=COMPOUND_MIN_SCORE)
         for key in keys:
             take(vocab.lookup(key), f"{tokens[i]} {tokens[i + 1]}")
+        _note_correction(parsed, f"{tokens[i]} {tokens[i + 1]}", [v for key in keys for _, v in vocab.lookup(key)])
         used[i] = used[i + 1] = bool(keys)
     return used, types
 
 
-def _mend_phrase_typos(tokens: list[str], vocab: Vocabulary) -> list[str]:
+def _note_correction(parsed: ParsedQuery, typed: str, values: list[str]) -> None:
+    """Remember what a misspelt word was read as, so the answer can say so."""
+    if values:
+        parsed.corrected[typed] = " or ".join(dict.fromkeys(values))
+
+
+def _mend_phrase_typos(tokens: list[str], parsed: ParsedQuery, vocab: Vocabulary) -> list[str]:
     """Spell a misspelt word the way a two-word catalog phrase does when its other word is there
     exactly ("dress shaes" -> "dress shoe", "clutth purse", "shool bag"), so the phrase, not its
     halves ("dress" + "shoes"), is matched."""
@@ -235,6 +244,7 @@ def _mend_phrase_typos(tokens: list[str], vocab: Vocabulary) -> list[str]:
             scored = [sw for sw in scored if sw[0] >= FUZZY_MIN_SCORE]
             if scored:
                 out[typo] = max(scored)[1]
+                parsed.corrected[word] = f"'{out[typo]}'"
                 break
     return out
 
@@ -358,7 +368,7 @@ def parse(query: str, vocab: Vocabulary | None = None, matcher=None) -> ParsedQu
     text = _segment_cjk(text, vocab)
     tokens = words(text)
     if vocab is not None:
-        tokens = _mend_phrase_typos(tokens, vocab)
+        tokens = _mend_phrase_typos(tokens, parsed, vocab)
         used, types = _match_vocabulary(tokens, parsed, vocab)
         narrowest = _nested_types(types, tokens, vocab)
         if narrowest:  # "oxford shoes": Formal Shoes is a kind of Shoes, so the words agree

@@ -105,3 +105,15 @@ def test_refinement_reuses_the_query_embedding(assistant, demo):
     conv.handle("under 100")
     conv.handle("in black")
     assert demo.__dict__["_vectors"].keys() == cached.keys()  # no new text was encoded
+
+
+def test_the_answer_says_how_a_misspelt_word_was_read(assistant, fashion):
+    conv = Conversation(assistant, catalog="fashion")
+    reply = conv.handle("blue sikrt womens")
+    assert "I read 'sikrt' as Skirts" in reply.message, reply.message
+    assert reply.response.results and all("Skirts" in r.product.category for r in reply.response.results[:5])
+    assert "I read 'shaes' as 'shoe'" in conv.handle("black dress shaes for men").message
+    either = conv.handle("shrts").message  # a true tie: both types are searched, and the answer says so
+    assert "'shrts' as Shorts or Shirts" in either or "'shrts' as Shirts or Shorts" in either, either
+    spelled_right = conv.handle("women's black heels").message
+    assert "I read" not in spelled_right, spelled_right
