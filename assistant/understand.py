@@ -165,10 +165,20 @@ def _match_vocabulary(tokens: list[str], parsed: ParsedQuery,
 
     def take(hits: list[tuple[str, str]], words_seen: str) -> None:
         _apply_hits(parsed, hits, words_seen)
-        named = types.setdefault(words_seen, [])
-        named += [v for f, v in hits if f == "category" and v not in named]
-        if not named:
-            del types[words_seen]
+        named = [v for f, v in hits if f == "category"]
+        if named:
+            known = types.setdefault(words_seen, [])
+            known += [v for v in named if v not in known]
+
+    def take_guesses(keys: list[str], typed: str) -> bool:
+        """Apply what a misspelt word was guessed to mean, and remember it for the answer."""
+        hits = [vocab.lookup(key) for key in keys]
+        for found in hits:
+            take(found, typed)
+        values = [v for found in hits for _, v in found]
+        if values:
+            parsed.corrected[typed] = " or ".join(dict.fromkeys(values))
+        return bool(keys)
 
     stems = [stem(t) for t in tokens]
     spans: list[tuple[int, int, str]] = []
@@ -195,32 +205,22 @@ def _match_vocabulary(tokens: list[str], parsed: ParsedQuery,
     forms = vocab.single_word_forms()
     candidates = list(forms)
     for i, token in enumerate(stems):
-        # a word the catalog itself uses ("pulse") is not a typo of another ("purse")
-        if (used[i] or len(tokens[i]) < 4 or token in STOPWORDS or tokens[i] in NO_FUZZ
-                or tokens[i] in vocab.known_words
-                or not token.isalpha() or not candidates):
+        if used[i] or token in STOPWORDS or not _may_be_typo(tokens[i], vocab) or not candidates:
             continue
-        keys = _typo_guesses({token, tokens[i]}, candidates, forms, vocab)
-        for key in keys:
-            take(vocab.lookup(key), tokens[i])
-        _note_correction(parsed, tokens[i], [v for key in keys for _, v in vocab.lookup(key)])
-        used[i] = bool(keys)
+        used[i] = take_guesses(_typo_guesses({token, tokens[i]}, candidates, forms, vocab), tokens[i])
     for i in range(len(tokens) - 1):  # a misspelt compound typed as two words ("flip flpos")
         joined = tokens[i] + tokens[i + 1]
         if used[i] or used[i + 1] or not joined.isalpha() or len(joined) < 7:
             continue
         keys = _typo_guesses({joined, stem(joined)}, candidates, forms, vocab, min_score=COMPOUND_MIN_SCORE)
-        for key in keys:
-            take(vocab.lookup(key), f"{tokens[i]} {tokens[i + 1]}")
-        _note_correction(parsed, f"{tokens[i]} {tokens[i + 1]}", [v for key in keys for _, v in vocab.lookup(key)])
-        used[i] = used[i + 1] = bool(keys)
+        used[i] = used[i + 1] = take_guesses(keys, f"{tokens[i]} {tokens[i + 1]}")
     return used, types
 
 
-def _note_correction(parsed: ParsedQuery, typed: str, values: list[str]) -> None:
-    """Remember what a misspelt word was read as, so the answer can say so."""
-    if values:
-        parsed.corrected[typed] = " or ".join(dict.fromkeys(values))
+def _may_be_typo(word: str, vocab: Vocabulary) -> bool:
+    """Only words of four letters or more that neither the catalog uses ("pulse" is not a typo of
+    "purse") nor are everyday words we keep as typed ("para", "size") are guessed at."""
+    return len(word) >= 4 and word.isalpha() and word not in NO_FUZZ and word not in vocab.known_words
 
 
 def _mend_phrase_typos(tokens: list[str], parsed: ParsedQuery, vocab: Vocabulary) -> list[str]:
@@ -228,18 +228,15 @@ def _mend_phrase_typos(tokens: list[str], parsed: ParsedQuery, vocab: Vocabulary
     exactly ("dress shaes" -> "dress shoe", "clutth purse", "shool bag"), so the phrase, not its
     halves ("dress" + "shoes"), is matched."""
     out = list(tokens)
-    phrases = vocab.two_word_keys()
+    after, before = vocab.two_word_neighbours
     for i in range(len(out) - 1):
         a, b = stem(out[i]), stem(out[i + 1])
         if f"{a} {b}" in vocab.phrases:
             continue
-        for typo, exact in ((i + 1, a), (i, b)):
+        for typo, wanted in ((i + 1, after.get(a, [])), (i, before.get(b, []))):
             word = out[typo]
-            if (len(word) < 4 or not word.isalpha() or word in vocab.known_words or word in NO_FUZZ
-                    or vocab.lookup(stem(word))):
+            if not wanted or not _may_be_typo(word, vocab) or vocab.lookup(stem(word)):
                 continue
-            wanted = [pair[1] if typo > i else pair[0] for pair in phrases.get(exact, [])
-                      if pair[0 if typo > i else 1] == exact]
             scored = [(max(_typo_score(word, w), _typo_score(word, w + "s")), w) for w in wanted]
             scored = [sw for sw in scored if sw[0] >= FUZZY_MIN_SCORE]
             if scored:
@@ -313,8 +310,8 @@ def _nested_types(types: dict[str, list[str]], tokens: list[str], vocab: Vocabul
     """When adjacent words name types and one word's types are each narrower than, or one of, the
     types of every other word ("oxford" -> Formal Shoes, "shoes" -> Shoes; "clutch" -> Clutches,
     "purse" -> Handbags/Wallets/Clutches) or carry its word ("traek" -> Track Pants, "pants"),
-    those types. Words apart ("a throw with pillows") may name
-    two things, so they are left alone. `types`: matched phrase -> the types it named."""
+    those types. Words apart ("a throw with pillows") may name two things, so they are left
+    alone. `types`: matched phrase -> the types it named."""
     text = f" {' '.join(tokens)} "
     spans = sorted(types, key=lambda span: text.find(f" {span} "))  # in the order typed
     if len(spans) < 2 or f" {' '.join(spans)} " not in text:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 import numpy as np
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Iterable
 
 from catalog.schema import Product
@@ -255,18 +256,18 @@ class Vocabulary:
             found = [("category", v) for v in sorted(self.parts[key])]
         return found
 
-    def two_word_keys(self) -> dict[str, list[tuple[str, str]]]:
-        """Each word of a two-word key -> (the key's first word, its second word), for mending
-        a phrase with one misspelt word ("dress shaes")."""
-        if not hasattr(self, "_two_word"):
-            index: dict[str, list[tuple[str, str]]] = defaultdict(list)
-            for key in self.phrases:
-                parts = key.split()
-                if len(parts) == 2:
-                    index[parts[0]].append((parts[0], parts[1]))
-                    index[parts[1]].append((parts[0], parts[1]))
-            self._two_word = dict(index)
-        return self._two_word
+    @cached_property
+    def two_word_neighbours(self) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+        """For two-word keys: first word -> the second words it takes, and second word -> the
+        first words before it, for mending a phrase with one misspelt word ("dress shaes")."""
+        after: dict[str, list[str]] = defaultdict(list)
+        before: dict[str, list[str]] = defaultdict(list)
+        for key in self.phrases:
+            parts = key.split()
+            if len(parts) == 2:
+                after[parts[0]].append(parts[1])
+                before[parts[1]].append(parts[0])
+        return dict(after), dict(before)
 
     def frequency(self, key: str) -> int:
         """How many products carry the values a key names (breaks ties between typo guesses)."""
