@@ -3,13 +3,25 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
 ROOT = Path(__file__).resolve().parent.parent
+# A catalog name becomes a folder under the index root: letters, digits, "_" and "-" only, so no
+# name (a file stem such as "..", ".", or one with slashes) can point anywhere else.
+CATALOG_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+def catalog_name_for(path: Path) -> str:
+    """A safe catalog name from a file's stem (or a WANDS folder's name): odd characters become
+    "-", and an empty result becomes "custom"."""
+    stem = path.parent.name if path.name == "product.csv" else path.stem
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-_")[:48] or "custom"
 
 
 class CatalogSource(BaseModel):
@@ -113,7 +125,12 @@ class Settings(BaseModel):
             kind = "wands"
         else:
             kind = "table"
-        name = (source.parent.name if source.name == "product.csv" else source.stem) or "custom"
+        name = catalog_name_for(source)
+        taken = self.catalogs.get(name)
+        if taken is not None and Path(taken.path).resolve() != source:
+            # another catalog (a built-in one, or prices.jsonl beside prices.csv) has this name:
+            # a suffix from the path keeps both indexes, and the same file always gets the same name
+            name = f"{name}-{hashlib.sha256(str(source).encode()).hexdigest()[:8]}"
         self.catalogs[name] = CatalogSource(kind=kind, path=str(source))
         return name
 

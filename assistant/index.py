@@ -30,7 +30,7 @@ from tqdm import tqdm
 from catalog.adapters import load_source
 from catalog.schema import LoadReport, Product
 
-from assistant.config import CatalogSource, Settings
+from assistant.config import CATALOG_NAME, CatalogSource, Settings
 from assistant.encoders import TextEncoder, load_text_encoder
 from assistant.errors import CatalogError
 from assistant.text import tokenize
@@ -47,6 +47,30 @@ VECTOR_FIELDS = {"category": "str", "brand": "str", "gender": "str", "color": "s
 
 class IndexProblem(Exception):
     """The index on disk is missing, stale or corrupt; the message says which."""
+
+
+def index_folder(name: str, settings: Settings) -> Path:
+    """The catalog's folder under the index root; refuses any name that would land elsewhere.
+
+    Every write and delete of an index goes through here, so a catalog name (from a store's file
+    name or config) can never make the build remove a folder outside `settings.index_dir`.
+    """
+    root = settings.index_dir.resolve()
+    folder = (root / name).resolve()
+    if not CATALOG_NAME.fullmatch(name) or folder.parent != root:
+        raise CatalogError(f"catalog name {name!r} is not allowed: use letters, digits, '_' and '-'")
+    return folder
+
+
+def swap_in(tmp: Path, final: Path) -> None:
+    """Replace `final` with the freshly written `tmp`: the old folder is renamed aside first and
+    removed only after the new one is in place, so a crash never leaves no index at all."""
+    old = final.with_name(final.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        final.rename(old)
+    tmp.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _sha256(path: Path) -> str:
@@ -184,8 +208,8 @@ def build_index(name: str, settings: Settings, progress: bool = True,
     dense = make_dense_index(vectors, settings.index_kind)
     keyword = _keyword_index(products)
 
-    final = settings.index_dir / name
-    tmp = settings.index_dir / f".{name}.building"
+    final = index_folder(name, settings)
+    tmp = final.with_name(f".{name}.building")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     with (tmp / "products.jsonl").open("w", encoding="utf-8") as fh:
@@ -208,14 +232,13 @@ def build_index(name: str, settings: Settings, progress: bool = True,
     if settings.vector_backend == "milvus":
         backend, manifest["vector_backend"] = _upload(name, settings, vectors, products)
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
+    swap_in(tmp, final)
     return CatalogIndex(name, products, dense, keyword, manifest, backend)
 
 
 def check_index(name: str, settings: Settings) -> dict:
     """Return the manifest if the index on disk is present, current and intact; else raise."""
-    folder = settings.index_dir / name
+    folder = index_folder(name, settings)
     manifest_path = folder / "manifest.json"
     if not manifest_path.exists():
         raise IndexProblem(f"no index for catalog {name!r} yet")
@@ -244,7 +267,7 @@ def check_index(name: str, settings: Settings) -> dict:
 def load_index(name: str, settings: Settings) -> CatalogIndex:
     """Load a verified index from disk (raises `IndexProblem` if it is not usable)."""
     manifest = check_index(name, settings)
-    folder = settings.index_dir / name
+    folder = index_folder(name, settings)
     try:
         with (folder / "products.jsonl").open(encoding="utf-8") as fh:
             products = [Product.model_validate_json(line) for line in fh if line.strip()]

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from assistant.config import Settings
 from assistant.errors import ShopperError
-from assistant.index import CatalogIndex, IndexProblem, _sha256
+from assistant.index import CatalogIndex, IndexProblem, _sha256, index_folder, swap_in
 from assistant.search import FILTER_FIELDS, Filters, Result, SearchEngine, SearchResponse, merge_filters
 from assistant.understand import ParsedQuery, parse
 from assistant.vision import (COLOUR_DIM, COLOUR_IS_HIST, COLOUR_VERSION, HSV_DIM, ImageEncoder,
@@ -146,7 +146,7 @@ class PhotoIndex:
 
 
 def photo_dir(name: str, settings: Settings) -> Path:
-    return settings.index_dir / name / "images"
+    return index_folder(name, settings) / "images"
 
 
 def has_photos(index: CatalogIndex) -> bool:
@@ -176,7 +176,7 @@ def _expected(index: CatalogIndex, settings: Settings) -> dict:
 
 
 def _build_dir(name: str, settings: Settings) -> Path:
-    return settings.index_dir / name / ".images.building"
+    return index_folder(name, settings) / ".images.building"
 
 
 def build_photo_index(index: CatalogIndex, settings: Settings, progress: bool = True) -> PhotoIndex:
@@ -259,8 +259,7 @@ def build_photo_index(index: CatalogIndex, settings: Settings, progress: bool = 
         "checksums": {f: _sha256(tmp / f) for f in ARTIFACTS},
     }
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    shutil.rmtree(folder, ignore_errors=True)
-    tmp.rename(folder)
+    swap_in(tmp, folder)
     return PhotoIndex(name, rows_a, vec_a, col_a, _faiss(vec_a, rows_a), probe, manifest)
 
 
