@@ -10,12 +10,15 @@ import uuid
 from pathlib import Path
 
 import gradio as gr
+import uvicorn
+from fastapi import FastAPI
 
 from assistant.config import Settings, get_settings
 from assistant.core import Assistant
 from assistant.dialog import Conversation, Reply
 from assistant.errors import ShopperError
 from assistant.search import SearchResponse
+from assistant.served_images import PRODUCT_IMAGES
 from assistant.speech import VOICE_LANGUAGES
 
 log = logging.getLogger(__name__)
@@ -62,11 +65,12 @@ def forget_upload(path: str | None, cache_dir: str) -> None:
 
 
 def image_url(path: str) -> str:
-    if not path:
-        return html.escape(PLACEHOLDER, quote=True)
-    if "://" in path:
+    """A remote photo as it is; a local one through the served-images route (only files a
+    catalog lists, by opaque token); anything else the placeholder."""
+    if path and "://" in path:
         return html.escape(path, quote=True)
-    return "/gradio_api/file=" + html.escape(path, quote=True)
+    url = PRODUCT_IMAGES.url(path) if path else None
+    return html.escape(url or PLACEHOLDER, quote=True)
 
 
 def render_cards(response: SearchResponse | None) -> str:
@@ -300,16 +304,6 @@ def build_app(assistant: Assistant, catalog: str | None = None) -> gr.Blocks:
     return app
 
 
-def image_dirs(assistant: Assistant) -> list[str]:
-    """Folders holding product photos, so Gradio may serve them (and nothing else)."""
-    dirs = set()
-    for name in assistant.catalogs():
-        src = Path(assistant.settings.catalogs[name].path)
-        folder = src if src.is_dir() else src.parent
-        dirs.add(str((folder / "images") if (folder / "images").is_dir() else folder))
-    return sorted(dirs)
-
-
 def warm_photos(assistant: Assistant, catalog: str) -> None:
     """Load (or build, with a progress bar) the photo index in the background: text search is
     served meanwhile, and a photo sent before it is ready gets a "try again shortly" message."""
@@ -322,17 +316,25 @@ def warm_photos(assistant: Assistant, catalog: str) -> None:
 
 
 def serve(settings: Settings | None = None, host: str | None = None, port: int | None = None,
-          catalog: str | None = None, block: bool = True):
+          catalog: str | None = None) -> None:
     settings = settings or get_settings()
     assistant = Assistant(settings)
     catalog = settings.resolve_catalog(catalog)
     assistant.engine(catalog)  # build or load before the first shopper arrives
     threading.Thread(target=warm_photos, args=(assistant, catalog), daemon=True).start()
-    paths = image_dirs(assistant)
-    gr.set_static_paths(paths=paths)
-    app = build_app(assistant, catalog)
-    app.queue(default_concurrency_limit=settings.queue_concurrency, max_size=settings.queue_max_size or None)
-    app.launch(server_name=host or settings.host, server_port=port or settings.port,
-               allowed_paths=paths, css=CSS, prevent_thread_lock=not block, show_error=False,
-               footer_links=[], max_file_size=settings.max_upload_bytes)
-    return app
+    server = server_app(assistant, catalog)
+    host, port = host or settings.host, port or settings.port
+    print(f"Shopping assistant: http://{host}:{port}/  (Ctrl+C stops it)", flush=True)
+    uvicorn.run(server, host=host, port=port, log_level="warning")
+
+
+def server_app(assistant: Assistant, catalog: str) -> FastAPI:
+    """One FastAPI app: the product-photo route, then the Gradio UI mounted at "/". No folder is
+    handed to Gradio's allowed paths: a catalog's photos go out only through `served_images`."""
+    settings = assistant.settings
+    server = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    server.include_router(PRODUCT_IMAGES.router())
+    blocks = build_app(assistant, catalog)
+    blocks.queue(default_concurrency_limit=settings.queue_concurrency, max_size=settings.queue_max_size or None)
+    return gr.mount_gradio_app(server, blocks, path="/", css=CSS, show_error=False, footer_links=[],
+                               max_file_size=settings.max_upload_bytes)

@@ -201,7 +201,7 @@ def test_search_shows_cards_with_photos_reasons_and_chips(page):
         assert "alt=" not in text and "loading=" not in text, \
             f"card {i + 1} shows raw markup (a broken img tag?): {text[:200]!r}"
         if FASHION:
-            assert "/gradio_api/file=" in src, f"card {i + 1} shows no product photo: {src[:120]}"
+            assert "/product-image/" in src, f"card {i + 1} shows no product photo: {src[:120]}"
         # photos (fashion) and the 'no photo' placeholder (demo) must both really render
         img.scroll_into_view_if_needed()  # the images are loading='lazy'
         loaded = img.evaluate("""el => new Promise(resolve => {

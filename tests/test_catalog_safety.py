@@ -66,3 +66,47 @@ def test_swap_keeps_an_index_until_the_new_one_is_in(tmp_path):
     swap_in(tmp, final)
     assert (final / "manifest.json").read_text() == "new"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]
+
+
+def test_served_catalog_exposes_only_its_product_photos(tmp_path):
+    """Defect 2: serving a CSV catalog used to put its whole folder in Gradio's allowed paths, so
+    a secret beside the export (or the export itself) was downloadable. Real server, real HTTP."""
+    import re
+    import urllib.error
+    import urllib.request
+
+    from PIL import Image
+
+    from tests.test_browser import _serve
+
+    shop = tmp_path / "shop"
+    (shop / "sub").mkdir(parents=True)
+    Image.new("RGB", (32, 32), "red").save(shop / "kettle.png")
+    (shop / "secret.txt").write_text("SECRET")
+    (shop / "sub" / ".env").write_text("KEY=1")
+    (shop / "notes.txt").write_text("not a photo")
+    export = shop / "store.csv"
+    export.write_text(f"id,title,price,category,image\n1,Red kettle,45,Kitchen > Kettles,{shop / 'kettle.png'}\n"
+                      f"2,Blue kettle,40,Kitchen > Kettles,{shop / 'notes.txt'}\n")
+
+    def get(url: str) -> tuple[int, bytes]:
+        try:
+            with urllib.request.urlopen(url, timeout=30) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, b""
+
+    for url in _serve(str(export), tmp_path / "idx", tmp_path / "server.log"):
+        for path in ("secret.txt", "sub/.env", "store.csv", "kettle.png", "notes.txt"):
+            status, body = get(f"{url}gradio_api/file={shop / path}")
+            assert status in (403, 404) and b"SECRET" not in body, path
+        from gradio_client import Client
+
+        cards = Client(url, verbose=False).predict("kettle", [], None, api_name="/on_message")[2]
+        srcs = re.findall(r"<img src='([^']+)'", cards)
+        assert len(srcs) == 2 and str(shop) not in cards  # no server path on the page
+        photo = [s for s in srcs if s.startswith("/product-image/")]
+        assert len(photo) == 1  # the .txt "photo" gets the placeholder, not a URL
+        status, body = get(url + photo[0].lstrip("/"))
+        assert status == 200 and body == (shop / "kettle.png").read_bytes()
+        assert get(url + "product-image/" + "0" * 32 + ".png")[0] == 404
