@@ -1,6 +1,6 @@
-"""Start the shopping assistant's Gradio app (a thin shell; see assistant/ui.py)."""
+"""Start the shopping assistant's Gradio app (a thin shell; see assistant/shells/web/app.py)."""
 
-from assistant.ui import serve
+from assistant.shells.web.app import serve
 
 if __name__ == "__main__":
     serve()

@@ -9,12 +9,12 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from assistant.config import Settings, get_settings
-from assistant.encoders import load_text_encoder
+from assistant.models.encoders import load_text_encoder
 from assistant.errors import CatalogError, ShopperError
-from assistant.explain import explain_all
-from assistant.index import ensure_index
-from assistant.search import MODES, Filters, SearchEngine, SearchResponse
-from assistant.understand import ParsedQuery
+from assistant.retrieval.explain import explain_all
+from assistant.retrieval.index import ensure_index
+from assistant.retrieval.search import MODES, Filters, SearchEngine, SearchResponse
+from assistant.language.understand import ParsedQuery
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +78,8 @@ class Assistant:
     def photo_search(self, catalog: str | None = None, wait: bool = True):
         """The photo search of a catalog (its photo index is built on first use); see photo_index.py.
         `wait=False`: a shopper's request is told to come back while another thread builds it."""
-        from assistant.photo_index import PhotoSearch, ensure_photo_index, has_photos
-        from assistant.vision import load_image_encoder
+        from assistant.vision.photo_index import PhotoSearch, ensure_photo_index, has_photos
+        from assistant.vision.images import load_image_encoder
 
         name = catalog or self.default_catalog()
         engine = self.engine(name)
@@ -110,8 +110,8 @@ class Assistant:
         Recognised attributes come back on `response.recognised` and rank matching products
         first; `text` ("like this but in blue") overrides them; `drop` removes some (chips).
         """
-        from assistant.photo_index import PhotoQuery
-        from assistant.vision import load_image
+        from assistant.vision.photo_index import PhotoQuery
+        from assistant.vision.images import load_image
 
         k = self.settings.default_k if k is None else k
         if not 1 <= k <= self.settings.max_k:
@@ -127,7 +127,7 @@ class Assistant:
     def understand_image(self, image, catalog: str | None = None):
         """A photo -> `PhotoQuery` (vector + recognised attributes), so a shell can search it again
         (e.g. after a chip is removed) without keeping the uploaded file."""
-        from assistant.vision import load_image
+        from assistant.vision.images import load_image
 
         image = load_image(image, max_bytes=self.settings.max_image_bytes,
                            max_pixels=self.settings.max_image_pixels)
@@ -138,7 +138,7 @@ class Assistant:
         """A recording (path or bytes) -> `speech.Transcript`, with the configured Whisper backend;
         bad or silent audio raises a ShopperError (docs/voice.md). With `speech_prompt` catalog or catalog-list
         the catalog's own words prompt the decoder."""
-        from assistant.speech import transcribe
+        from assistant.speech.transcribe import transcribe
 
         vocab = self.engine(catalog).vocab if self.settings.speech_prompt != "none" else None
         return background_worker(self.settings.speech_nice).submit(

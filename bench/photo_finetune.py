@@ -27,9 +27,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from assistant.config import get_settings  # noqa: E402
-from assistant.index import ensure_index  # noqa: E402
-from assistant.photo_index import ATTRIBUTES, AttributeProbe, attribute_value, held_out  # noqa: E402
-from assistant.vision import ImageEncoder, colour_features, load_image, to_tensor_batch  # noqa: E402
+from assistant.retrieval.index import ensure_index  # noqa: E402
+from assistant.vision.photo_index import ATTRIBUTES, AttributeProbe, attribute_value, held_out  # noqa: E402
+from assistant.vision.images import ImageEncoder, colour_features, load_image, to_tensor_batch  # noqa: E402
 
 WEIGHTS = {"category": 1.0, "color": 1.0, "gender": 0.3, "occasion": 0.3}  # type and colour are the targets
 

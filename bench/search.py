@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from assistant.config import get_settings  # noqa: E402
 from assistant.core import Assistant  # noqa: E402
-from assistant.dialog import Conversation  # noqa: E402
+from assistant.chat.dialog import Conversation  # noqa: E402
 
 REFINEMENTS = ["in blue", "under 50", "for women", "not black", "cheaper"]
 

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from assistant.config import settings_from_env  # noqa: E402
 from assistant.core import Assistant  # noqa: E402
-from assistant.speech import SAMPLE_RATE, load_audio, load_backend, transcribe, word_error_rate  # noqa: E402
+from assistant.speech.transcribe import SAMPLE_RATE, load_audio, load_backend, transcribe, word_error_rate  # noqa: E402
 
 # Synthetic speakers, "engine:voice". The target is on espeak-ng voices; flite (Debian
 # main, CMU diphone/cluster voices) is measured beside them when installed, as a more human

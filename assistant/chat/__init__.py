@@ -1,0 +1,1 @@
+"""The conversation: dialog state across turns and the grounded answers written from results."""

@@ -1,0 +1,1 @@
+"""Text encoders: packaged weights loaded once by name or path."""

@@ -1,0 +1,1 @@
+"""Recommendations: the shopper history store and the recommender that reads it."""

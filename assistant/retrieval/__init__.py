@@ -1,0 +1,1 @@
+"""Retrieval: index build/load/verify, keyword + dense search, ranking and explanations."""

@@ -1,0 +1,294 @@
+"""Build, save, load and verify a catalog's indexes: FAISS (dense) + bm25s (keyword) + products.
+
+Layout under `indexes/<catalog>/`: `products.jsonl`, `dense.faiss`, `keyword/`, `manifest.json`.
+The manifest records the model, the catalog fingerprint, counts, build time and a checksum of
+every artifact, so a stale index (catalog or model changed) is rebuilt and a corrupt one is
+reported and rebuilt instead of answering wrongly.
+
+With `vector_backend=milvus` the vectors (ids = row positions, plus `VECTOR_FIELDS`) also go to
+a Milvus collection named after the catalog, recorded in the manifest as `vector_backend`; dense
+search then runs there, while `dense.faiss`/`vectors.npy` stay the local copy read back by the
+matcher and recommender. The default `faiss` writes and searches exactly as before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import bm25s
+import faiss
+import numpy as np
+from tqdm import tqdm
+
+from catalog.adapters import load_source
+from catalog.schema import LoadReport, Product
+
+from assistant.config import CATALOG_NAME, CatalogSource, Settings
+from assistant.models.encoders import TextEncoder, load_text_encoder
+from assistant.errors import CatalogError
+from assistant.language.text import tokenize
+from assistant.retrieval.vectors.backends import FaissRows, MilvusBackend
+
+log = logging.getLogger(__name__)
+FORMAT_VERSION = 1
+ARTIFACTS = ("products.jsonl", "dense.faiss")
+HNSW_THRESHOLD = 200_000
+# scalar fields written beside each vector in Milvus (the app filters by row mask; these let
+# other clients of the collection filter on their own)
+VECTOR_FIELDS = {"category": "str", "brand": "str", "gender": "str", "color": "str", "price": "float"}
+
+
+class IndexProblem(Exception):
+    """The index on disk is missing, stale or corrupt; the message says which."""
+
+
+def index_folder(name: str, settings: Settings) -> Path:
+    """The catalog's folder under the index root; refuses any name that would land elsewhere.
+
+    Every write and delete of an index goes through here, so a catalog name (from a store's file
+    name or config) can never make the build remove a folder outside `settings.index_dir`.
+    """
+    root = settings.index_dir.resolve()
+    folder = (root / name).resolve()
+    if not CATALOG_NAME.fullmatch(name) or folder.parent != root:
+        raise CatalogError(f"catalog name {name!r} is not allowed: use letters, digits, '_' and '-'")
+    return folder
+
+
+def swap_in(tmp: Path, final: Path) -> None:
+    """Replace `final` with the freshly written `tmp`: the old folder is renamed aside first and
+    removed only after the new one is in place, so a crash never leaves no index at all."""
+    old = final.with_name(final.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        final.rename(old)
+    tmp.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def source_fingerprint(source: CatalogSource) -> str:
+    """Changes whenever the catalog source changes (file bytes, or the label file of a folder)."""
+    path = Path(source.path)
+    files = [path / "styles.csv"] if path.is_dir() and (path / "styles.csv").exists() else (
+        sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path])
+    digest = hashlib.sha256(f"{FORMAT_VERSION}:{source.kind}".encode())
+    for f in files:
+        digest.update(f.name.encode())
+        digest.update(_sha256(f).encode())
+    return digest.hexdigest()[:16]
+
+
+def make_dense_index(vectors: np.ndarray, kind: str = "auto") -> faiss.Index:
+    """Exact inner product while small; HNSW (or IVF) for large catalogs."""
+    n, dim = vectors.shape
+    if kind == "auto":
+        kind = "flat" if n < HNSW_THRESHOLD else "hnsw"
+    if kind == "flat":
+        index = faiss.IndexFlatIP(dim)
+    elif kind == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = 128
+    elif kind == "ivf":
+        nlist = max(1, min(4096, int(np.sqrt(max(n, 1)) * 4)))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        index.train(vectors)
+        index.nprobe = min(nlist, 32)
+    else:
+        raise ValueError(f"unknown index kind {kind!r}: use flat, hnsw, ivf or auto")
+    index.add(vectors)
+    return index
+
+
+@dataclass
+class CatalogIndex:
+    """Everything search needs for one catalog, loaded in memory."""
+
+    name: str
+    products: list[Product]
+    dense: faiss.Index
+    keyword: bm25s.BM25
+    manifest: dict
+    backend: FaissRows | MilvusBackend | None = None  # dense search (`search_rows`); None: `dense`
+
+    def __post_init__(self) -> None:
+        if self.backend is None:
+            self.backend = FaissRows(self.dense)
+
+    @property
+    def model(self) -> str:
+        return self.manifest["model"]
+
+
+def _keyword_index(products: list[Product]) -> bm25s.BM25:
+    corpus = [tokenize(p.search_text()) or ["__empty__"] for p in products]
+    retriever = bm25s.BM25()
+    retriever.index(corpus, show_progress=False)
+    return retriever
+
+
+def collection_name(catalog: str) -> str:
+    """A Milvus collection name for a catalog: letters, digits and _ only, not starting with a digit."""
+    clean = re.sub(r"[^A-Za-z0-9_]", "_", catalog)
+    return (clean if clean[:1].isalpha() or clean[:1] == "_" else f"c_{clean}")[:255]
+
+
+def _vector_fields(p: Product) -> dict:
+    return {"category": p.category[-1] if p.category else None, "brand": p.brand or None,
+            "gender": p.gender or None, "color": p.colors[0] if p.colors else None, "price": p.price}
+
+
+def _milvus(name: str, settings: Settings, dim: int, recreate: bool = False) -> MilvusBackend:
+    if not settings.milvus_uri:
+        raise CatalogError("ASSISTANT_VECTOR_BACKEND is milvus but ASSISTANT_MILVUS_URI is empty")
+    return MilvusBackend(dim, VECTOR_FIELDS, uri=settings.milvus_uri, token=settings.milvus_token,
+                         collection=collection_name(name), recreate=recreate)
+
+
+def _upload(name: str, settings: Settings, vectors: np.ndarray, products: list[Product]) -> tuple[MilvusBackend, dict]:
+    """(Re)create the catalog's collection from the local vectors; return it and its manifest record."""
+    backend = _milvus(name, settings, int(vectors.shape[1]), recreate=True)
+    backend.add(np.arange(len(products)), vectors, [_vector_fields(p) for p in products])
+    return backend, {"kind": "milvus", "uri": settings.milvus_uri, "collection": backend.collection,
+                     "count": len(products), "fields": VECTOR_FIELDS}
+
+
+def _connect(name: str, settings: Settings, folder: Path, manifest: dict, dense: faiss.Index,
+             products: list[Product]) -> MilvusBackend:
+    """The catalog's Milvus collection; re-uploaded from `vectors.npy` when missing or off-count."""
+    record = manifest.get("vector_backend") or {}
+    backend = _milvus(name, settings, int(dense.d))
+    if record.get("uri") == settings.milvus_uri and backend.count() == len(products):
+        return backend
+    log.warning("Milvus collection %s is missing or out of date: uploading %d vectors",
+                backend.collection, len(products))
+    backend.close()
+    path = folder / "vectors.npy"
+    vectors = np.load(path) if path.exists() else dense.reconstruct_n(0, dense.ntotal)
+    backend, manifest["vector_backend"] = _upload(name, settings, vectors, products)
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))  # not checksummed
+    return backend
+
+
+def build_index(name: str, settings: Settings, progress: bool = True,
+                report: LoadReport | None = None) -> CatalogIndex:
+    """Load the source, embed every product, write artifacts atomically, return the index."""
+    source = settings.catalogs.get(name)
+    if source is None:
+        raise CatalogError(f"unknown catalog {name!r}; known: {', '.join(sorted(settings.catalogs))}")
+    started = time.time()
+    if report is None:
+        try:
+            report = load_source(source.kind, source.path)
+        except (FileNotFoundError, ValueError) as exc:
+            raise CatalogError(f"cannot read catalog {name!r}: {exc}") from exc
+    for err in report.errors:
+        log.warning("catalog %s: skipped %s", name, err)
+    if not report.products:
+        raise CatalogError(f"catalog {name!r} has no usable products ({len(report.errors)} bad rows)")
+    products = report.products
+    encoder: TextEncoder = load_text_encoder(settings.text_model, settings.num_threads)
+    texts = [p.search_text() for p in products]
+    vectors = encoder.encode_documents(texts, progress=progress)
+    dense = make_dense_index(vectors, settings.index_kind)
+    keyword = _keyword_index(products)
+
+    final = index_folder(name, settings)
+    tmp = final.with_name(f".{name}.building")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    with (tmp / "products.jsonl").open("w", encoding="utf-8") as fh:
+        for p in tqdm(products, desc=f"writing {name}", unit="item", disable=not progress):
+            fh.write(p.model_dump_json() + "\n")
+    faiss.write_index(dense, str(tmp / "dense.faiss"))
+    keyword.save(str(tmp / "keyword"), show_progress=False)
+    np.save(tmp / "vectors.npy", vectors)
+    manifest = {
+        "format": FORMAT_VERSION, "catalog": name, "source_kind": source.kind,
+        "source_path": str(source.path), "fingerprint": source_fingerprint(source),
+        "model": settings.text_model, "encoder": encoder.name, "dim": int(vectors.shape[1]),
+        "count": len(products), "skipped_rows": [str(e) for e in report.errors[:1000]],
+        "skipped_count": len(report.errors), "index_kind": type(dense).__name__,
+        "build_seconds": round(time.time() - started, 2),
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "checksums": {f: _sha256(tmp / f) for f in ARTIFACTS + ("vectors.npy",)},
+    }
+    backend = None
+    if settings.vector_backend == "milvus":
+        backend, manifest["vector_backend"] = _upload(name, settings, vectors, products)
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    swap_in(tmp, final)
+    return CatalogIndex(name, products, dense, keyword, manifest, backend)
+
+
+def check_index(name: str, settings: Settings) -> dict:
+    """Return the manifest if the index on disk is present, current and intact; else raise."""
+    folder = index_folder(name, settings)
+    manifest_path = folder / "manifest.json"
+    if not manifest_path.exists():
+        raise IndexProblem(f"no index for catalog {name!r} yet")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (json.JSONDecodeError, OSError) as exc:
+        raise IndexProblem(f"index manifest for {name!r} is corrupt ({exc})") from exc
+    source = settings.catalogs.get(name)
+    if manifest.get("format") != FORMAT_VERSION:
+        raise IndexProblem(f"index for {name!r} was built by another version")
+    if manifest.get("model") != settings.text_model:
+        raise IndexProblem(f"index for {name!r} used model {manifest.get('model')!r}, "
+                           f"config says {settings.text_model!r}")
+    if source is not None and Path(source.path).exists() and \
+            manifest.get("fingerprint") != source_fingerprint(source):
+        raise IndexProblem(f"catalog {name!r} changed since its index was built")
+    for fname, digest in manifest.get("checksums", {}).items():
+        path = folder / fname
+        if not path.exists() or _sha256(path) != digest:
+            raise IndexProblem(f"index file {fname} for {name!r} is missing or corrupt")
+    if not (folder / "keyword").is_dir():
+        raise IndexProblem(f"keyword index for {name!r} is missing")
+    return manifest
+
+
+def load_index(name: str, settings: Settings) -> CatalogIndex:
+    """Load a verified index from disk (raises `IndexProblem` if it is not usable)."""
+    manifest = check_index(name, settings)
+    folder = index_folder(name, settings)
+    try:
+        with (folder / "products.jsonl").open(encoding="utf-8") as fh:
+            products = [Product.model_validate_json(line) for line in fh if line.strip()]
+        dense = faiss.read_index(str(folder / "dense.faiss"))
+        keyword = bm25s.BM25.load(str(folder / "keyword"), show_progress=False)
+    except Exception as exc:  # any parse failure means the files cannot be trusted
+        raise IndexProblem(f"index for {name!r} could not be read ({exc})") from exc
+    if dense.ntotal != len(products):
+        raise IndexProblem(f"index for {name!r} is inconsistent ({dense.ntotal} vectors, "
+                           f"{len(products)} products)")
+    backend = None
+    if settings.vector_backend == "milvus":
+        backend = _connect(name, settings, folder, manifest, dense, products)
+    return CatalogIndex(name, products, dense, keyword, manifest, backend)
+
+
+def ensure_index(name: str, settings: Settings, progress: bool = True,
+                 notify=None) -> CatalogIndex:
+    """Load the index, rebuilding it (with a progress bar) when missing, stale or corrupt."""
+    try:
+        return load_index(name, settings)
+    except IndexProblem as problem:
+        (notify or log.warning)(f"{problem}: building it now")
+        return build_index(name, settings, progress=progress)

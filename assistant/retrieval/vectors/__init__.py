@@ -1,0 +1,1 @@
+"""Vector search backends (FAISS in-process, Milvus by URI) behind one interface."""

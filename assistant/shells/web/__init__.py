@@ -1,0 +1,1 @@
+"""The Gradio web app (mounted on FastAPI), its panels, and the product-photo route."""

@@ -1,0 +1,1 @@
+"""Voice queries: audio checks and Whisper transcription from packaged weights."""

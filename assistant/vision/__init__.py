@@ -1,0 +1,1 @@
+"""Photo search: image checks, the image encoder and attribute probes, the photo index."""

@@ -1,0 +1,534 @@
+"""The photo side of a catalog: image vectors in FAISS, colour histograms, attribute probes,
+and photo search over them.
+
+Layout under `indexes/<catalog>/images/`: `vectors.npy` (L2-normalised image embeddings),
+`colours.npy` (foreground HSV + CIELAB colour histograms), `rows.npy` (which product each row is),
+`probe.npz` (linear attribute classifiers), `manifest.json` (model, catalog fingerprint, counts,
+unreadable photos, held-out probe accuracy, SHA-256 of every artifact). A missing, stale (catalog
+or model changed) or corrupt index is rebuilt; unchanged photos reuse their cached vectors.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import faiss
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from assistant.config import Settings
+from assistant.errors import ShopperError
+from assistant.retrieval.index import CatalogIndex, IndexProblem, _sha256, index_folder, swap_in
+from assistant.retrieval.search import FILTER_FIELDS, Filters, Result, SearchEngine, SearchResponse, merge_filters
+from assistant.language.understand import ParsedQuery, parse
+from assistant.vision.images import (COLOUR_DIM, COLOUR_IS_HIST, COLOUR_VERSION, HSV_DIM, ImageEncoder,
+                              colour_features, load_image, load_image_encoder)
+
+log = logging.getLogger(__name__)
+FORMAT_VERSION = 2  # 2: CIELAB colour features, per-head regularisation
+ARTIFACTS = ("vectors.npy", "colours.npy", "rows.npy", "probe.npz")
+ATTRIBUTES = ("category", "color", "gender", "occasion")  # facets a photo can tell
+ATTR_FIELD = {"category": "categories", "color": "colors", "gender": "genders", "occasion": "occasions"}
+HELD_OUT_BUCKETS = 2  # product ids hashed into 10 buckets; buckets 0-1 (20%) are never trained on
+COLOUR_WEIGHT = 4.0   # how much the colour histogram counts next to the embedding (features and ranking)
+SAME_ITEM = 0.97     # cosine above which two photos show the same product
+MIN_CONFIDENCE = {"category": 0.25, "color": 0.25, "gender": 0.5, "occasion": 0.6}
+# inverse L2 strength per probe head, picked among 0.01/0.02/0.05 on a dev part of the TRAIN
+# products (id buckets 2-3; held-out photos never used), see docs/photos.md
+PROBE_C = {"category": 0.01, "color": 0.01, "gender": 0.01, "occasion": 0.05}
+DEFAULT_C = 0.05
+
+
+def held_out(product_id: str) -> bool:
+    """The evaluation part of a split by product id (stable across runs and machines)."""
+    return zlib.crc32(product_id.encode()) % 10 < HELD_OUT_BUCKETS
+
+
+def attribute_value(product, attr: str) -> str:
+    """The label a probe learns: leaf category, first colour, gender, occasion."""
+    if attr == "category":
+        return product.leaf_category
+    if attr == "color":
+        return product.colors[0] if product.colors else ""
+    return getattr(product, attr, "") or ""
+
+
+# ---------------------------------------------------------------------- probes
+@dataclass
+class AttributeProbe:
+    """Multinomial logistic regressions on [embedding, colour histogram], stored as arrays."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    heads: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+    @staticmethod
+    def features(vectors: np.ndarray, colours: np.ndarray) -> np.ndarray:
+        colours = np.asarray(colours, dtype=np.float32)
+        # Hellinger on the histogram parts: small colour shares count; statistics stay as they are
+        colours = np.where(COLOUR_IS_HIST, np.sqrt(np.clip(colours, 0, None)), colours)
+        return np.hstack([vectors, colours]).astype(np.float32)
+
+    @classmethod
+    def train(cls, vectors: np.ndarray, colours: np.ndarray, labels: dict[str, list[str]],
+              min_examples: int = 3) -> "AttributeProbe":
+        from sklearn.linear_model import LogisticRegression
+
+        x = cls.features(vectors, colours)
+        mean, scale = x.mean(0), x.std(0) + 1e-6
+        x = (x - mean) / scale
+        probe = cls(mean, scale)
+        for attr, ys in labels.items():
+            ys = np.asarray(ys)
+            values, counts = np.unique(ys, return_counts=True)
+            keep = np.isin(ys, values[(counts >= min_examples) & (values != "")])
+            if len(np.unique(ys[keep])) < 2:
+                continue
+            model = LogisticRegression(C=PROBE_C.get(attr, DEFAULT_C), max_iter=300, tol=1e-3)
+            model.fit(x[keep], ys[keep])
+            probe.heads[attr] = (model.coef_.astype(np.float32), model.intercept_.astype(np.float32),
+                                 model.classes_.astype(str))
+        return probe
+
+    def predict_proba(self, vectors: np.ndarray, colours: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """attribute -> (classes, N x C probabilities)."""
+        x = (self.features(vectors, colours) - self.mean) / self.scale
+        out = {}
+        for attr, (coef, intercept, classes) in self.heads.items():
+            logits = x @ coef.T + intercept
+            if coef.shape[0] == 1:  # binary: sklearn keeps one row
+                logits = np.hstack([-logits, logits]) / 2
+            logits -= logits.max(axis=1, keepdims=True)
+            p = np.exp(logits)
+            out[attr] = (classes, p / p.sum(axis=1, keepdims=True))
+        return out
+
+    def save(self, path: Path) -> None:
+        arrays = {"mean": self.mean, "scale": self.scale}
+        for attr, (coef, intercept, classes) in self.heads.items():
+            arrays |= {f"{attr}.coef": coef, f"{attr}.intercept": intercept, f"{attr}.classes": classes}
+        with path.open("wb") as fh:
+            np.savez(fh, **arrays)
+
+    @classmethod
+    def load(cls, path: Path) -> "AttributeProbe":
+        with np.load(path, allow_pickle=False) as data:
+            probe = cls(data["mean"], data["scale"])
+            for attr in ATTRIBUTES:
+                if f"{attr}.coef" in data:
+                    probe.heads[attr] = (data[f"{attr}.coef"], data[f"{attr}.intercept"],
+                                         data[f"{attr}.classes"])
+        return probe
+
+
+# ---------------------------------------------------------------------- index
+@dataclass
+class PhotoIndex:
+    """Photo vectors of one catalog, aligned with its products, plus the attribute probe."""
+
+    catalog: str
+    rows: np.ndarray          # product position of each photo row
+    vectors: np.ndarray
+    colours: np.ndarray
+    dense: faiss.Index        # ids are product positions
+    probe: AttributeProbe
+    manifest: dict
+
+    def row_of(self) -> dict[int, int]:
+        return {int(p): i for i, p in enumerate(self.rows)}
+
+
+def photo_dir(name: str, settings: Settings) -> Path:
+    return index_folder(name, settings) / "images"
+
+
+def has_photos(index: CatalogIndex) -> bool:
+    return any(_local_image(p.image) for p in index.products)
+
+
+def _local_image(path: str) -> bool:
+    return bool(path) and "://" not in path
+
+
+def _photo_key(path: str) -> str:
+    """Identifies one photo file's content (path, size, CRC-32 of the bytes) for the vector cache.
+
+    Content, not mtime: a re-copied data folder (new mtimes, same photos) keeps its cached vectors.
+    """
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return ""
+    return f"{path}|{len(data)}|{zlib.crc32(data):08x}"
+
+
+def _expected(index: CatalogIndex, settings: Settings) -> dict:
+    return {"format": FORMAT_VERSION, "catalog_fingerprint": index.manifest.get("fingerprint"),
+            "product_count": len(index.products), "image_model": settings.image_model,
+            "image_weights": settings.image_weights or "packaged", "colour_version": COLOUR_VERSION}
+
+
+def _build_dir(name: str, settings: Settings) -> Path:
+    return index_folder(name, settings) / ".images.building"
+
+
+def build_photo_index(index: CatalogIndex, settings: Settings, progress: bool = True) -> PhotoIndex:
+    """Embed every local product photo (reusing cached vectors), train the probes, write atomically."""
+    started = time.time()
+    name = index.name
+    encoder = load_image_encoder(settings.image_model, settings.image_weights, settings.num_threads)
+    cache = _read_cache(name, settings, encoder)
+    rows, vectors, colours, keys, skipped = [], [], [], [], []
+    todo: list[tuple[int, str, str]] = []
+    recolour: list[tuple[int, str, str]] = []
+    for pos, p in enumerate(index.products):
+        if not _local_image(p.image):
+            continue
+        key = _photo_key(p.image)
+        if key and key in cache and cache[key][1] is not None:
+            vec, col = cache[key]
+            rows.append(pos), vectors.append(vec), colours.append(col), keys.append(key)
+        elif key and key in cache:  # same image model, older colour features: recompute colours only
+            recolour.append((pos, p.image, key))
+        else:
+            todo.append((pos, p.image, key))
+    for pos, path, key in tqdm(recolour, desc=f"colours of {name} photos", unit="photo",
+                               disable=not progress or not recolour):
+        try:
+            img = load_image(path, max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels)
+        except ShopperError as exc:
+            skipped.append(f"{index.products[pos].id}: {exc}")
+            continue
+        rows.append(pos), vectors.append(cache[key][0]), colours.append(colour_features(img)), keys.append(key)
+    batch = 32
+    bar = tqdm(total=len(todo), desc=f"embedding {name} photos", unit="photo", disable=not progress)
+    for i in range(0, len(todo), batch):
+        chunk, images = [], []
+        for pos, path, key in todo[i:i + batch]:
+            try:
+                images.append(load_image(path, max_bytes=settings.max_image_bytes,
+                                         max_pixels=settings.max_image_pixels))
+                chunk.append((pos, key))
+            except ShopperError as exc:
+                skipped.append(f"{index.products[pos].id}: {exc}")
+        if images:
+            vecs = encoder.encode(images)
+            for (pos, key), vec, img in zip(chunk, vecs, images):
+                rows.append(pos), vectors.append(vec), colours.append(colour_features(img)), keys.append(key)
+        bar.update(len(todo[i:i + batch]))
+    bar.close()
+    if not rows:
+        raise IndexProblem(f"catalog {name!r} has no readable product photos")
+    order = np.argsort(rows, kind="stable")
+    rows_a = np.asarray(rows, dtype=np.int64)[order]
+    vec_a = np.ascontiguousarray(np.vstack(vectors)[order], dtype=np.float32)
+    col_a = np.ascontiguousarray(np.vstack(colours)[order], dtype=np.float32)
+    keys = [keys[i] for i in order]
+
+    train = np.array([not held_out(index.products[r].id) for r in rows_a])
+    if train.sum() < 2:
+        train[:] = True
+    labels = {a: [attribute_value(index.products[r], a) for r in rows_a[train]] for a in ATTRIBUTES}
+    if progress:
+        print(f"training attribute probes on {int(train.sum())} photos", flush=True)
+    probe = AttributeProbe.train(vec_a[train], col_a[train], labels)
+    accuracy = _held_out_accuracy(index, rows_a, vec_a, col_a, ~train, probe)
+
+    folder, tmp = photo_dir(name, settings), _build_dir(name, settings)
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    np.save(tmp / "vectors.npy", vec_a)
+    np.save(tmp / "colours.npy", col_a)
+    np.save(tmp / "rows.npy", rows_a)
+    probe.save(tmp / "probe.npz")
+    (tmp / "keys.json").write_text(json.dumps(keys))
+    manifest = _expected(index, settings) | {
+        "catalog": name, "encoder": encoder.name, "dim": int(vec_a.shape[1]), "count": len(rows_a),
+        "reused_vectors": len(rows) - len(todo), "recoloured": len(recolour), "skipped_photos": skipped[:1000],
+        "skipped_count": len(skipped), "train_photos": int(train.sum()),
+        "held_out_photos": int((~train).sum()), "held_out_accuracy": accuracy,
+        "build_seconds": round(time.time() - started, 2),
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "checksums": {f: _sha256(tmp / f) for f in ARTIFACTS},
+    }
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    swap_in(tmp, folder)
+    return PhotoIndex(name, rows_a, vec_a, col_a, _faiss(vec_a, rows_a), probe, manifest)
+
+
+def _faiss(vectors: np.ndarray, rows: np.ndarray) -> faiss.Index:
+    index = faiss.IndexIDMap2(faiss.IndexFlatIP(vectors.shape[1]))
+    index.add_with_ids(vectors, rows)
+    return index
+
+
+def _read_cache(name: str, settings: Settings, encoder: ImageEncoder) -> dict[str, tuple]:
+    """Vectors of the previous build (same model) keyed by photo, so a rebuild re-embeds only changes.
+
+    Colours are reused only when the colour features are the same version (else `None`: they are
+    cheap to recompute, the embeddings are not).
+    """
+    folder = photo_dir(name, settings)
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+        if manifest.get("encoder") != encoder.name:
+            return {}
+        if _sha256(folder / "vectors.npy") != manifest["checksums"]["vectors.npy"]:
+            return {}
+        keys = json.loads((folder / "keys.json").read_text())
+        vecs = np.load(folder / "vectors.npy", allow_pickle=False)
+        cols = [None] * len(keys)
+        if manifest.get("colour_version") == COLOUR_VERSION and \
+                _sha256(folder / "colours.npy") == manifest["checksums"]["colours.npy"]:
+            loaded = np.load(folder / "colours.npy", allow_pickle=False)
+            if loaded.shape == (len(keys), COLOUR_DIM):
+                cols = list(loaded)
+        return {k: (v, c) for k, v, c in zip(keys, vecs, cols) if k}
+    except (OSError, ValueError, KeyError):
+        return {}
+
+
+def _held_out_accuracy(index, rows, vectors, colours, mask, probe) -> dict[str, float]:
+    if not mask.any():
+        return {}
+    probs = probe.predict_proba(vectors[mask], colours[mask])
+    out = {}
+    for attr, (classes, p) in probs.items():
+        truth = np.array([attribute_value(index.products[r], attr) for r in rows[mask]])
+        known = truth != ""
+        out[attr] = round(float((classes[p.argmax(1)][known] == truth[known]).mean()), 4)
+    return out
+
+
+def check_photo_index(index: CatalogIndex, settings: Settings) -> dict:
+    """The manifest if the photo index is present, current and intact; else `IndexProblem`."""
+    folder = photo_dir(index.name, settings)
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+    except FileNotFoundError as exc:
+        raise IndexProblem(f"no photo index for catalog {index.name!r} yet") from exc
+    except (OSError, ValueError) as exc:
+        raise IndexProblem(f"photo index manifest for {index.name!r} is corrupt ({exc})") from exc
+    for key, value in _expected(index, settings).items():
+        if manifest.get(key) != value:
+            raise IndexProblem(f"photo index for {index.name!r} is stale ({key} changed)")
+    for fname, digest in manifest.get("checksums", {}).items():
+        path = folder / fname
+        if not path.exists() or _sha256(path) != digest:
+            raise IndexProblem(f"photo index file {fname} for {index.name!r} is missing or corrupt")
+    return manifest
+
+
+def load_photo_index(index: CatalogIndex, settings: Settings) -> PhotoIndex:
+    manifest = check_photo_index(index, settings)
+    folder = photo_dir(index.name, settings)
+    try:
+        rows = np.load(folder / "rows.npy", allow_pickle=False)
+        vectors = np.load(folder / "vectors.npy", allow_pickle=False)
+        colours = np.load(folder / "colours.npy", allow_pickle=False)
+        probe = AttributeProbe.load(folder / "probe.npz")
+    except Exception as exc:  # any parse failure means the files cannot be trusted
+        raise IndexProblem(f"photo index for {index.name!r} could not be read ({exc})") from exc
+    if not (len(rows) == len(vectors) == len(colours)) or (len(rows) and rows.max() >= len(index.products)) \
+            or colours.shape[1] != COLOUR_DIM:
+        raise IndexProblem(f"photo index for {index.name!r} is inconsistent")
+    return PhotoIndex(index.name, rows, vectors, colours, _faiss(vectors, rows), probe, manifest)
+
+
+def ensure_photo_index(index: CatalogIndex, settings: Settings, progress: bool = True,
+                       notify=None) -> PhotoIndex:
+    """Load the photo index, rebuilding it when missing, stale or corrupt."""
+    try:
+        return load_photo_index(index, settings)
+    except IndexProblem as problem:
+        (notify or log.warning)(f"{problem}: building it now")
+        return build_photo_index(index, settings, progress=progress)
+
+
+# ---------------------------------------------------------------------- search
+@dataclass
+class PhotoQuery:
+    """A photo reduced to what search needs; the pixels themselves are not kept."""
+
+    vector: np.ndarray
+    colours: np.ndarray
+    recognised: dict[str, list[tuple[str, float]]]  # attribute -> [(value, probability)] best first
+
+    def best(self, attr: str) -> tuple[str, float] | None:
+        values = self.recognised.get(attr)
+        return values[0] if values else None
+
+
+class PhotoSearch:
+    """Photo -> similar products of one catalog, with recognised attributes as soft preferences."""
+
+    def __init__(self, engine: SearchEngine, photos: PhotoIndex, encoder: ImageEncoder) -> None:
+        self.engine, self.photos, self.encoder = engine, photos, encoder
+        self.products = engine.products
+        self._row = photos.row_of()
+
+    def understand(self, image: Image.Image) -> PhotoQuery:
+        """Embed a (validated) photo and recognise its attributes."""
+        vector = self.encoder.encode([image])[0]
+        colours = colour_features(image)
+        return self.understand_vectors(vector, colours)
+
+    def understand_vectors(self, vector: np.ndarray, colours: np.ndarray) -> PhotoQuery:
+        probs = self.photos.probe.predict_proba(vector[None], colours[None])
+        recognised = {}
+        for attr, (classes, p) in probs.items():
+            top = np.argsort(-p[0])[:3]
+            recognised[attr] = [(str(classes[i]), float(p[0][i])) for i in top]
+        return PhotoQuery(vector.astype(np.float32), colours.astype(np.float32), recognised)
+
+    def preferences(self, query: PhotoQuery, drop: set[str] | None = None) -> Filters:
+        """Confident recognised attributes (minus the ones the shopper removed) as soft filters."""
+        soft = Filters()
+        for attr, fname in ATTR_FIELD.items():
+            best = query.best(attr)
+            if best and best[1] >= MIN_CONFIDENCE[attr] and best[0] not in (drop or ()):
+                setattr(soft, fname, [best[0]])
+        return soft
+
+    def search(self, query: PhotoQuery, text: str | None = None, k: int = 10,
+               filters: Filters | None = None, drop: set[str] | None = None,
+               exclude_ids: set[str] | None = None, candidates: int = 200) -> SearchResponse:
+        """Rank products by visual similarity, those matching the recognised (or typed) attributes first.
+
+        `text` ("like this but in blue") is parsed with the catalog vocabulary; the colour,
+        category, gender or occasion it names replaces the recognised one; its price bounds and
+        negations are hard, like in text search. `filters` are hard (chips, CLI flags).
+        """
+        parsed = parse(text, self.engine.vocab) if text else ParsedQuery(original="")
+        soft = self.preferences(query, drop)
+        typed = Filters()  # what the shopper typed outranks what was recognised
+        for fname in ("categories", "colors", "genders", "occasions", "brands", "materials"):
+            if getattr(parsed, fname):
+                setattr(soft, fname, list(getattr(parsed, fname)))
+                setattr(typed, fname, list(getattr(parsed, fname)))
+        for fname in ATTR_FIELD.values():  # chips the shopper removed stay removed
+            setattr(soft, fname, [v for v in getattr(soft, fname) if v not in (drop or ())])
+            setattr(typed, fname, [v for v in getattr(typed, fname) if v not in (drop or ())])
+        hard = Filters(parsed.price_min, parsed.price_max, exclude=list(parsed.exclude))
+        if filters is not None:
+            hard = merge_filters(hard, filters)
+        hard_mask, relaxed = self.engine._mask_with_relaxation(hard)
+        for name in relaxed:
+            setattr(hard, name, [])
+        preferred = merge_filters(hard, soft)
+        skip = {i for i, p in enumerate(self.products) if exclude_ids and p.id in exclude_ids} \
+            if exclude_ids else set()
+
+        pools = [self.engine.mask(preferred)]
+        if soft.categories and any(getattr(soft, f) for f in FILTER_FIELDS if f != "categories"):
+            pools.append(self.engine.mask(merge_filters(hard, Filters(categories=soft.categories))))
+        pools.append(hard_mask)
+        q = np.ascontiguousarray(query.vector.reshape(1, -1), dtype=np.float32)
+        sims: dict[int, float] = {}
+        for pool in pools:
+            pool = pool.copy()
+            if skip:
+                pool[list(skip)] = False
+            sims.update(self._nearest(q, pool, max(candidates, k + len(skip))))
+            if len(sims) >= max(candidates, k):
+                break
+        # colour histogram similarity nudges same-coloured items up among equally good shapes
+        score = {d: s + COLOUR_WEIGHT * 0.05 * self._colour_sim(query, d) for d, s in sims.items()}
+        def weigh(p):
+            return self.engine._preference_weight(p, soft) + 100 * self.engine._preference_weight(p, typed)
+
+        weight = {d: weigh(self.products[d]) for d in score}
+        typed_w = {d: self.engine._preference_weight(self.products[d], typed) for d in score}
+        same = {d for d, s in sims.items() if s >= SAME_ITEM}  # the very item photographed: first,
+        order = sorted(score, key=lambda d: (-typed_w[d], d not in same, -weight[d], -score[d], d))  # unless words say otherwise
+        full = weigh(None)
+        looks = looks_like(query, soft)
+        dense_rank = {d: r for r, d in enumerate(sorted(sims, key=lambda d: -sims[d]), 1)}
+        from assistant.retrieval.search import _missed, _satisfied
+
+        results = []
+        for rank, d in enumerate(order[:k], 1):
+            p = self.products[d]
+            r = Result(product=p, score=score[d], rank=rank, dense_rank=dense_rank[d],
+                       dense_score=sims[d], matched_attributes=_satisfied(p, preferred),
+                       missed_attributes=_missed(p, soft), exact=weight[d] >= full)
+            r.why = explain_photo(r, looks)
+            results.append(r)
+        exact_total = sum(1 for d in order if weight[d] >= full)
+        return SearchResponse(parsed, hard, results, total=len(order),
+                              facets=self.engine.facet_counts(order), relaxed=relaxed, mode="photo",
+                              preferences=soft, exact_total=exact_total,
+                              recognised={a: v for a, v in query.recognised.items()})
+
+    def _nearest(self, q: np.ndarray, mask: np.ndarray, limit: int) -> dict[int, float]:
+        if not mask.any():
+            return {}
+        params = None
+        if not mask.all():
+            allowed = np.flatnonzero(mask).astype(np.int64)
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+        limit = min(limit, int(mask.sum()), self.photos.dense.ntotal)
+        scores, ids = self.photos.dense.search(q, limit, params=params)
+        return {int(i): float(s) for i, s in zip(ids[0], scores[0]) if i >= 0}
+
+    def _colour_sim(self, query: PhotoQuery, product_pos: int) -> float:
+        row = self._row.get(product_pos)
+        if row is None:
+            return 0.0
+        a, b = query.colours, self.photos.colours[row]
+        return float(np.minimum(a[:HSV_DIM], b[:HSV_DIM]).sum())  # HSV histogram intersection
+
+
+def looks_like(query: PhotoQuery, soft: Filters) -> str:
+    """E.g. "Black Heels" from the preferences in force (typed ones win over recognised ones)."""
+    parts = soft.colors[:1] + soft.categories[:1]
+    return " ".join(parts)
+
+
+def explain_photo(result: Result, looks: str) -> str:
+    """Why a product is in a photo search, e.g. "Similar shape and colour to your photo; looks like: Black Heels"."""
+    sim = result.dense_score or 0.0
+    head = ("the very item in your photo" if sim >= SAME_ITEM else
+            "similar shape and colour to your photo" if sim >= 0.6 else "somewhat similar to your photo")
+    parts = [f"{head} ({sim:.2f})"]
+    if looks:
+        parts.append(f"looks like: {looks}")
+    if result.missed_attributes:
+        parts.append("close alternative (not " + ", not ".join(result.missed_attributes[:3]) + ")")
+    text = "; ".join(parts)
+    return text[0].upper() + text[1:] + "."
+
+
+# ---------------------------------------------------------------------- chat
+@dataclass
+class PhotoTurn:
+    """A shopper's current photo search in a chat: the query (not the file), the words typed
+    with it, and the recognised attributes the shopper removed."""
+
+    query: PhotoQuery
+    text: str = ""
+    drop: set[str] = field(default_factory=set)
+
+
+def photo_chips(response: SearchResponse) -> list[str]:
+    """Chips for a photo search: hard filters, then the attributes used as preferences."""
+    return list(dict.fromkeys(response.filters.describe() + response.preferences.describe()))
+
+
+def photo_message(response: SearchResponse) -> str:
+    """The chat line after a photo search, e.g. "This looks like Black Heels (Women, Casual)..."."""
+    soft = response.preferences
+    looks = " ".join(soft.colors[:1] + soft.categories[:1]) or "something I can't name confidently"
+    extra = soft.genders[:1] + soft.occasions[:1]
+    text = f"This looks like {looks}" + (f" ({', '.join(extra)})" if extra else "") + ". "
+    if not response.results:
+        return text + "I found nothing similar in this catalog."
+    return (text + f"Here are {len(response.results)} similar items, closest matches first. "
+            "Untick a chip if I got something wrong, or type e.g. \"in blue\".")

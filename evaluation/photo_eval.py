@@ -1,0 +1,196 @@
+"""Photo commands for the CLI: `search --image`, `eval-photos`, and the photo step of `build`.
+
+`eval-photos` uses the held-out part of the split by product id (never trained on) as queries:
+each photo goes through the full path (file -> checks -> embedding -> recognition -> search),
+excluding itself, against the whole catalog. It reports precision@10 for the same article type
+and for the same type + colour, recognition accuracy per attribute, and p50/p95 latency.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from assistant.errors import ShopperError
+from evaluation.search_eval import write_report
+from assistant.vision.photo_index import ATTRIBUTES, attribute_value, held_out
+
+WARMUP = 3
+
+
+def cmd_search_image(assistant, args, catalog: str, filters) -> int:
+    """`assistant search --image PATH [text]`: print results like a text search, plus what was seen."""
+    from assistant.vision.images import load_image
+
+    settings = assistant.settings
+    if args.k is not None and not 1 <= args.k <= settings.max_k:
+        raise ShopperError(f"k must be between 1 and {settings.max_k}.")
+    text = assistant.validate_text(args.query) if args.query else None
+    image = load_image(args.image, max_bytes=settings.max_image_bytes,
+                       max_pixels=settings.max_image_pixels)  # fail fast, before loading models
+    photos = assistant.photo_search(catalog)
+    started = time.perf_counter()
+    response = assistant.search_image(photos.understand(image), text=text, catalog=catalog,
+                                      k=args.k, filters=filters)
+    elapsed = time.perf_counter() - started
+    recognised = {a: [{"value": v, "probability": round(p, 3)} for v, p in vals]
+                  for a, vals in response.recognised.items()}
+    if args.json:
+        print(json.dumps({
+            "image": str(args.image), "query": text, "catalog": catalog, "mode": response.mode,
+            "total": response.total, "took_ms": round(elapsed * 1000, 1), "recognised": recognised,
+            "preferences": response.preferences.describe(), "parsed": response.query.to_dict(),
+            "filters": response.filters.describe(), "relaxed": response.relaxed,
+            "facets": response.facets, "results": [r.to_dict() for r in response.results],
+        }, indent=2, ensure_ascii=False))
+        return 0
+    seen = ", ".join(f"{a} {vals[0][0]} ({vals[0][1]:.0%})" for a, vals in response.recognised.items())
+    print(f"recognised: {seen}")
+    print(f"{response.total} matches in {elapsed * 1000:.0f} ms, preferring: "
+          f"{', '.join(response.preferences.describe()) or 'nothing'}")
+    for r in response.results:
+        print(f"{r.rank:>2}. {r.product.title}  ({r.product.leaf_category}, "
+              f"{', '.join(r.product.colors) or 'colour n/a'})\n    {r.why}")
+    return 0
+
+
+def build_photos(name: str, settings, force: bool = False) -> None:
+    """The photo step of `assistant build`: only catalogs whose products have photos get one."""
+    from assistant.retrieval.index import IndexProblem, load_index
+    from assistant.vision.photo_index import build_photo_index, check_photo_index, has_photos
+
+    index = load_index(name, settings)
+    if not has_photos(index):
+        print(f"{name}: no product photos, no photo index", file=sys.stderr)
+        return
+    if not force:
+        try:
+            check_photo_index(index, settings)
+            print(f"{name}: photo index is current", file=sys.stderr)
+            return
+        except IndexProblem as problem:
+            print(f"{name}: {problem}: building", file=sys.stderr)
+    m = build_photo_index(index, settings, progress=True).manifest
+    print(f"{name}: {m['count']} photos indexed in {m['build_seconds']} s "
+          f"({m['reused_vectors']} cached); held-out probe accuracy {m['held_out_accuracy']}"
+          + (f"; {m['skipped_count']} unreadable photos skipped" if m["skipped_count"] else ""),
+          file=sys.stderr)
+
+
+@dataclass
+class PhotoEvalReport:
+    catalog: str
+    model: str
+    n_queries: int
+    n_held_out: int
+    n_catalog_photos: int
+    precision: dict[str, float] = field(default_factory=dict)      # ranking -> metric -> value
+    accuracy: dict[str, float] = field(default_factory=dict)
+    latency_ms: dict[str, float] = field(default_factory=dict)
+    colour_accuracy: dict[str, dict] = field(default_factory=dict)   # label -> photos, exact accuracy
+    seconds: float = 0.0
+
+    def table(self) -> str:
+        lines = ["| ranking | P@10 same type | P@10 same type+colour |", "|---|---|---|"]
+        for name, m in self.precision.items():
+            lines.append(f"| {name} | {m['type']:.3f} | {m['type_colour']:.3f} |")
+        lines += ["", "| attribute | recognition accuracy (top-1) |", "|---|---|"]
+        lines += [f"| {a} | {v:.3f} |" for a, v in self.accuracy.items()]
+        lines += ["", "| colour (10 most frequent) | photos | accuracy |", "|---|---|---|"]
+        lines += [f"| {c} | {m['photos']} | {m['accuracy']:.2f} |" for c, m in list(self.colour_accuracy.items())[:10]]
+        lines += ["", f"photo query latency (file -> results, k=10): p50 {self.latency_ms['p50']:.1f} ms, "
+                      f"p95 {self.latency_ms['p95']:.1f} ms over {self.n_queries - WARMUP} queries "
+                      f"after {WARMUP} warm-up"]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def run_photo_eval(assistant, catalog: str = "fashion", limit: int | None = None,
+                   progress=None) -> PhotoEvalReport:
+    """Held-out photos as queries (full path, query excluded) against the whole catalog."""
+    started = time.time()
+    photos = assistant.photo_search(catalog)
+    products = photos.products
+    queries = [int(r) for r in photos.photos.rows if held_out(products[int(r)].id)]
+    n_held_out = len(queries)
+    if limit:
+        queries = queries[:limit]
+    if len(queries) <= WARMUP:
+        raise ShopperError(f"catalog '{catalog}' has too few held-out photos to evaluate")
+    hits = {"recognised attributes first (default)": [[], []], "image similarity only": [[], []]}
+    correct: dict[str, list[bool]] = {a: [] for a in ATTRIBUTES}
+    per_colour: dict[str, list[bool]] = {}
+    times = []
+    for n, pos in enumerate(queries):
+        p = products[pos]
+        t0 = time.perf_counter()
+        query = photos.understand(_load(assistant, p.image))
+        response = photos.search(query, k=10, exclude_ids={p.id})
+        elapsed = time.perf_counter() - t0
+        if n >= WARMUP:
+            times.append(elapsed * 1000)
+        plain = photos.search(query, k=10, exclude_ids={p.id}, drop=_all_values(query))
+        for name, resp in (("recognised attributes first (default)", response), ("image similarity only", plain)):
+            hits[name][0].append(np.mean([_same(p, r.product, ("category",)) for r in resp.results]))
+            hits[name][1].append(np.mean([_same(p, r.product, ("category", "color")) for r in resp.results]))
+        for attr in ATTRIBUTES:
+            truth, best = attribute_value(p, attr), query.best(attr)
+            if truth and best:
+                correct[attr].append(best[0] == truth)
+                if attr == "color":
+                    per_colour.setdefault(truth, []).append(best[0] == truth)
+        if progress and (n + 1) % 200 == 0:
+            progress(f"{n + 1}/{len(queries)} photo queries")
+    return PhotoEvalReport(
+        catalog=catalog, model=photos.encoder.name, n_queries=len(queries), n_held_out=n_held_out,
+        n_catalog_photos=len(photos.photos.rows),
+        precision={k: {"type": float(np.mean(v[0])), "type_colour": float(np.mean(v[1]))} for k, v in hits.items()},
+        accuracy={a: float(np.mean(v)) for a, v in correct.items() if v},
+        colour_accuracy={c: {"photos": len(v), "accuracy": float(np.mean(v))}
+                         for c, v in sorted(per_colour.items(), key=lambda kv: -len(kv[1]))},
+        latency_ms={"p50": float(np.percentile(times, 50)), "p95": float(np.percentile(times, 95)),
+                    "mean": float(np.mean(times))},
+        seconds=time.time() - started)
+
+
+def _load(assistant, path: str):
+    from assistant.vision.images import load_image
+
+    return load_image(path, max_bytes=assistant.settings.max_image_bytes,
+                      max_pixels=assistant.settings.max_image_pixels)
+
+
+def _all_values(query) -> set[str]:
+    return {v for vals in query.recognised.values() for v, _ in vals}
+
+
+def _same(a, b, attrs: tuple[str, ...]) -> bool:
+    return all(attribute_value(a, x) == attribute_value(b, x) and attribute_value(a, x) for x in attrs)
+
+
+def cmd_eval_photos(args, settings) -> int:
+    from assistant.core import Assistant
+
+    if args.json and not Path(args.json).resolve().parent.is_dir():
+        raise ShopperError(f"cannot write {args.json}: its folder does not exist")
+    if args.limit is not None and args.limit <= WARMUP:
+        raise ShopperError(f"--limit must be more than {WARMUP} (the warm-up queries)")
+    assistant = Assistant(settings, progress=True)
+    catalog = settings.resolve_catalog(args.catalog)
+    report = run_photo_eval(assistant, catalog, args.limit,
+                            progress=lambda msg: print(msg, file=sys.stderr))
+    print(f"catalog {report.catalog}, image model {report.model}: {report.n_queries} held-out photo "
+          f"queries (of {report.n_held_out}; split by product id) against {report.n_catalog_photos} photos")
+    print(report.table())
+    print(f"({report.seconds:.1f} s)")
+    if args.json:
+        write_report(args.json, report.to_dict())
+        print(f"wrote {args.json}", file=sys.stderr)
+    return 0
