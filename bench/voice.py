@@ -3,7 +3,7 @@ spoken vs typed top-5 agreement, and translate vs transcribe for non-English spe
 
 Spoken queries are synthesised with espeak-ng from real shopper phrasing
 (`<data_dir>/fashion-queries/query.csv`, `wands-queries/query.csv`); flite voices are measured
-beside them when installed. WER uses Whisper's standard English normalisation (`speech.normalize_words`),
+beside them when installed. WER uses Whisper's standard English normalisation (`evaluation.wer.normalize_words`),
 with the basic one beside it. Run:
 
     .venv/bin/python bench/voice.py [--n 45] [--openai-n 12] [--json var/bench-voice.json]
@@ -31,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from assistant.config import settings_from_env  # noqa: E402
 from assistant.core import Assistant  # noqa: E402
-from assistant.speech.transcribe import SAMPLE_RATE, load_audio, load_backend, transcribe, word_error_rate  # noqa: E402
+from assistant.speech.transcribe import SAMPLE_RATE, load_audio, load_backend, transcribe  # noqa: E402
+from evaluation.wer import word_error_rate  # noqa: E402
 
 # Synthetic speakers, "engine:voice". The target is on espeak-ng voices; flite (Debian
 # main, CMU diphone/cluster voices) is measured beside them when installed, as a more human

@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from assistant.config import settings_from_env  # noqa: E402
 from assistant.core import Assistant  # noqa: E402
-from assistant.speech.transcribe import SAMPLE_RATE, load_audio, load_backend, prompt_for, word_error_rate  # noqa: E402
+from assistant.speech.transcribe import SAMPLE_RATE, load_audio, load_backend, prompt_for  # noqa: E402
+from evaluation.wer import word_error_rate  # noqa: E402
 from voice import HELD_OUT, column, queries, speak, spread  # noqa: E402
 
 

@@ -16,7 +16,8 @@ import pytest
 from assistant.core import Assistant
 from assistant.chat.dialog import Conversation
 from assistant.recs.history import HistoryStore, new_shopper_id
-from assistant.recs.recommend import Blend, Profile, Recommender, fit_blend, mmr
+from assistant.recs.recommend import Blend, Profile, Recommender, mmr
+from evaluation.blend_fit import fit_blend
 from assistant.retrieval.search import Result
 from assistant.shells.web.history_panel import IdleClock, ShopperHistory
 from tests.conftest import ROOT

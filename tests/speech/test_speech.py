@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from assistant.speech import transcribe as speech
+from evaluation.wer import normalize_words, word_error_rate
 from assistant.speech.transcribe import HEARD_NOTHING, SAMPLE_RATE, AudioError
 from tests.shells.test_cli import run_cli
 
@@ -76,7 +77,7 @@ def voice_settings(settings, tmp_path_factory):
 
 def test_transcripts_are_within_the_wer_bound(clips, voice_settings):
     heard = [speech.transcribe(c, voice_settings) for c in clips.values()]
-    wer = speech.word_error_rate(list(clips), [h.text for h in heard])
+    wer = word_error_rate(list(clips), [h.text for h in heard])
     assert wer <= WER_BOUND, [(q, h.text) for q, h in zip(clips, heard)]
     assert all(h.language == "en" and h.task == "transcribe" for h in heard)
     assert (voice_settings.var_dir / "models" / "whisper-base-ct2" / "model.bin").stat().st_size > 100e6
@@ -84,10 +85,10 @@ def test_transcripts_are_within_the_wer_bound(clips, voice_settings):
 
 def test_wer_uses_whispers_standard_normalisation():
     """Numbers, currency, spelling variants, punctuation and case are not counted as misheard words."""
-    assert speech.normalize_words("Men's grey T-shirt, under fifty dollars.") == "mens gray tshirt under $50"
-    assert speech.word_error_rate(["mens grey tshirt under $50"], ["Men's gray T-shirt, under fifty dollars."]) == 0
-    assert speech.word_error_rate(["mens grey tshirt"], ["Men's gray T-shirt."], normalizer="basic") > 0
-    assert speech.word_error_rate(["grey top"], ["Great hop"]) == 1.0  # real mishearings still count
+    assert normalize_words("Men's grey T-shirt, under fifty dollars.") == "mens gray tshirt under $50"
+    assert word_error_rate(["mens grey tshirt under $50"], ["Men's gray T-shirt, under fifty dollars."]) == 0
+    assert word_error_rate(["mens grey tshirt"], ["Men's gray T-shirt."], normalizer="basic") > 0
+    assert word_error_rate(["grey top"], ["Great hop"]) == 1.0  # real mishearings still count
 
 
 @pytest.mark.skipif(not FLITE, reason="flite is missing: run `make system-deps`")
@@ -98,12 +99,12 @@ def test_a_more_human_voice_meets_the_15_percent_target(assistant, demo, voice_s
         subprocess.run([FLITE, "-voice", "slt", "-t", q, "-o", str(clip)], check=True, capture_output=True)
     vocab = assistant.engine("demo").vocab
     heard = [speech.transcribe(c, voice_settings, language="en", vocab=vocab).text for c in clips]
-    assert speech.word_error_rate(QUERIES, heard) <= 0.15, list(zip(QUERIES, heard))
+    assert word_error_rate(QUERIES, heard) <= 0.15, list(zip(QUERIES, heard))
 
 
 def test_english_tiny_model_and_speed(clips, voice_settings):
     heard = [speech.transcribe(c, voice_settings, model="tiny.en") for c in list(clips.values())[:4]]
-    assert speech.word_error_rate(QUERIES[:4], [h.text for h in heard]) <= 0.35
+    assert word_error_rate(QUERIES[:4], [h.text for h in heard]) <= 0.35
     assert all(h.model == "tiny.en" and h.real_time_factor < 3 for h in heard)
 
 
@@ -119,8 +120,8 @@ def test_every_upload_format_decodes_without_system_ffmpeg(clips, tmp_path, suff
 
 def test_a_compressed_upload_is_understood(clips, voice_settings, tmp_path):
     clip = encode(clips["women's black heels"], tmp_path / "clip.webm", "libopus")
-    assert speech.normalize_words(speech.transcribe(clip, voice_settings).text) in (
-        speech.normalize_words("women's black heels"), speech.normalize_words("women's black heel"))
+    assert normalize_words(speech.transcribe(clip, voice_settings).text) in (
+        normalize_words("women's black heels"), normalize_words("women's black heel"))
 
 
 def test_silence_and_noise_are_heard_as_nothing(tmp_path, voice_settings):
@@ -195,7 +196,7 @@ def test_openai_whisper_backend_runs_on_converted_packaged_weights(clips, voice_
     heard = speech.transcribe(clips["women's black heels"], voice_settings, backend="openai-whisper",
                               model="tiny.en")
     assert heard.backend == "openai-whisper"
-    assert speech.word_error_rate(["women's black heels"], [heard.text]) <= 0.34
+    assert word_error_rate(["women's black heels"], [heard.text]) <= 0.34
     assert (voice_settings.var_dir / "models" / "openai-whisper-tiny.en.pt").is_file()
 
 
@@ -232,7 +233,7 @@ def test_cli_transcribe_and_search_by_voice(clips, index_dir, demo):
     proc = run_cli("transcribe", str(clips["coffee table"]), "--json", index_dir=index_dir)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
-    assert speech.normalize_words(data["text"]) == "coffee table" and data["language"] == "en"
+    assert normalize_words(data["text"]) == "coffee table" and data["language"] == "en"
     proc = run_cli("search", "--audio", str(clips["coffee table"]), "--catalog", "demo", "--k", "3", "--json",
                    index_dir=index_dir)
     assert proc.returncode == 0, proc.stderr
@@ -279,7 +280,7 @@ def test_catalog_prompt_is_the_catalogs_own_words_most_frequent_first(assistant,
 def test_the_catalog_prompt_keeps_transcripts_within_the_bound(clips, assistant, demo, voice_settings):
     vocab = assistant.engine("demo").vocab
     heard = [speech.transcribe(c, voice_settings, vocab=vocab) for c in clips.values()]
-    assert speech.word_error_rate(list(clips), [h.text for h in heard]) <= WER_BOUND, [h.text for h in heard]
+    assert word_error_rate(list(clips), [h.text for h in heard]) <= WER_BOUND, [h.text for h in heard]
     off = voice_settings.model_copy(update={"speech_prompt": "none"})
     assert speech.transcribe(clips["purple top"], off, vocab=vocab).text  # prompt off still works
     with pytest.raises(speech.SpeechUnavailable, match="Unknown speech prompt"):
@@ -290,4 +291,4 @@ def test_openai_whisper_backend_takes_the_prompt_too(clips, voice_settings):
     pytest.importorskip("whisper", reason="openai-whisper is not installed (make setup)")
     heard = speech.transcribe(clips["purple top"], voice_settings, backend="openai-whisper", model="tiny.en",
                               prompt="Shopping search: tops, shirts, purple, black, women, men.")
-    assert speech.word_error_rate(["purple top"], [heard.text]) <= 0.5, heard.text
+    assert word_error_rate(["purple top"], [heard.text]) <= 0.5, heard.text

@@ -133,8 +133,8 @@ def _cmd_search(args, settings) -> int:
     filters = Filters(price_min=args.price_min, price_max=args.price_max, categories=args.category,
                       colors=args.color, brands=args.brand, genders=args.gender,
                       materials=args.material, occasions=args.occasion)
-    if args.image:  # photo search (evaluation/photo_eval.py)
-        from evaluation.photo_eval import cmd_search_image
+    if args.image:  # photo search (photo_commands.py)
+        from assistant.shells.cli.photo_commands import cmd_search_image
 
         return cmd_search_image(assistant, args, catalog, filters)
     heard = None
@@ -261,7 +261,7 @@ def _cmd_eval(args, settings) -> int:
 
 
 def _build_photos(name, settings, force) -> None:
-    from evaluation.photo_eval import build_photos
+    from assistant.shells.cli.photo_commands import build_photos
 
     build_photos(name, settings, force)
 
@@ -273,10 +273,13 @@ def _cmd_eval_photos(args, settings) -> int:
 
 
 def _history_command(name, args, settings) -> int:
-    from evaluation import recs_eval  # recommend / forget / eval-recs live there (docs/privacy.md)
+    if name == "eval-recs":
+        from evaluation.recs_eval import cmd_eval_recs  # evaluation stays out of the other commands
 
-    return {"recommend": recs_eval.cmd_recommend, "forget": recs_eval.cmd_forget,
-            "eval-recs": recs_eval.cmd_eval_recs}[name](args, settings)
+        return cmd_eval_recs(args, settings)
+    from assistant.shells.cli.recs_commands import cmd_forget, cmd_recommend  # docs/privacy.md
+
+    return {"recommend": cmd_recommend, "forget": cmd_forget}[name](args, settings)
 
 
 def _cmd_bench(args, settings) -> int:
