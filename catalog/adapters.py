@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterable
 
 from pydantic import ValidationError
 
+from catalog.prices import parse_number, parse_price
 from catalog.schema import LoadReport, Product, RowError
 
 csv.field_size_limit(sys.maxsize)
@@ -195,12 +196,16 @@ def _normalise_record(record: dict[str, Any], base: Path) -> dict[str, Any]:
             out[name] = value
         else:
             out["attributes"][name] = str(value)
-    for key in ("price", "rating"):
-        if isinstance(out.get(key), str):
-            cleaned = re.sub(r"[^\d.]", "", out[key])
-            if not cleaned:
-                raise ValueError(f"{key}: not a number ({out[key]!r})")
-            out[key] = float(cleaned)
+    for key, parse in (("price", parse_price), ("rating", parse_number)):
+        if key in out:
+            try:
+                value = parse(out[key])
+            except ValueError as exc:
+                raise ValueError(f"{key}: {exc} ({out[key]!r})") from None
+            if key == "price":
+                value, code = value
+                out.setdefault("currency", code)
+            out[key] = value
     image = out.get("image")
     if isinstance(image, str) and image and "://" not in image and not Path(image).is_absolute():
         out["image"] = str((base / image).resolve())

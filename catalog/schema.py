@@ -7,6 +7,7 @@ silently dropped.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, Field, field_validator
@@ -42,8 +43,8 @@ class Product(BaseModel):
     @field_validator("price")
     @classmethod
     def _price_non_negative(cls, value: float | None) -> float | None:
-        if value is not None and (value != value or value < 0):
-            raise ValueError("price must be a non-negative number")
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            raise ValueError("price must be a finite, non-negative number")
         return value
 
     @field_validator("rating")
