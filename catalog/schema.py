@@ -70,13 +70,14 @@ class Product(BaseModel):
 
 @dataclass
 class RowError:
-    """A row an adapter could not turn into a product."""
+    """A row an adapter could not turn into a product: its line (an XML feed: its item number)."""
 
     line: int
     reason: str
+    unit: str = "line"
 
     def __str__(self) -> str:
-        return f"line {self.line}: {self.reason}"
+        return f"{self.unit} {self.line}: {self.reason}"
 
 
 @dataclass
