@@ -20,7 +20,7 @@ from defusedxml.ElementTree import DefusedXMLParser, ParseError
 from assistant.errors import CatalogError
 from catalog.html_text import strip_html
 from catalog.prices import parse_price
-from catalog.reading import MAX_FIELD_CHARS, CsvRows, open_text
+from catalog.reading import MAX_FIELD_CHARS, MAX_ROW_CHARS, CsvRows, open_text
 from catalog.schema import LoadReport, Product, RowError
 
 GOOGLE_NS = "http://base.google.com/ns/1.0"
@@ -125,9 +125,11 @@ class _ItemCollector:
         self.chars = 0
         self.nested: list[str] = []
         self.href = ""
+        self.unparsed = 0  # characters fed since the parser last reported a tag or text
 
     def start(self, tag: str, attrib: dict) -> None:
         local = tag.rsplit("}", 1)[-1]
+        self.unparsed = 0
         if not self.root:
             self.root = local
             if local not in FEED_ROOTS:
@@ -140,6 +142,7 @@ class _ItemCollector:
         self.text, self.chars = [], 0
 
     def data(self, text: str) -> None:
+        self.unparsed = 0
         if self.item is None:
             return
         self.chars += len(text)
@@ -150,6 +153,7 @@ class _ItemCollector:
 
     def end(self, tag: str) -> None:
         local = tag.rsplit("}", 1)[-1]
+        self.unparsed = 0
         if self.item is not None:
             value = "".join(self.text).strip()
             if self.depth == self.item_depth:
@@ -175,7 +179,11 @@ def feed_items(path: Path) -> Iterator[dict[str, list[str]]]:
     try:
         with open_text(path) as fh:
             while chunk := fh.read(READ_CHUNK):
+                collector.unparsed += len(chunk)
                 parser.feed(chunk)
+                if collector.unparsed > MAX_ROW_CHARS:  # expat holds an unfinished tag in memory
+                    raise CatalogError(f"{path.name}: a tag runs past {MAX_ROW_CHARS:,} characters; "
+                                       "is this a product feed?")
                 yield from collector.done
                 collector.done.clear()
         parser.close()

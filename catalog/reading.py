@@ -151,13 +151,29 @@ class CsvRows:
             raise CatalogError(f"{self.name}: line {self.lines.first}: {exc} "
                                "(an unclosed quote?)") from None
 
+    def _looks_like_row(self, text: str) -> bool:
+        """A line that is a whole row on its own: the header's number of fields (three or more)
+        and an id-like first cell (no spaces), as prose inside a description rarely has."""
+        try:
+            fields = next(csv.reader([text], delimiter=self.delimiter, strict=True), [])
+        except csv.Error:
+            return False
+        first = fields[0].strip() if fields else ""
+        return len(self.fieldnames) >= 3 and len(fields) == len(self.fieldnames) and bool(first) \
+            and not any(ch.isspace() for ch in first)
+
+    def _well_formed(self, raw: list[str]) -> bool:
+        try:
+            list(csv.reader(raw, delimiter=self.delimiter, strict=True))
+        except csv.Error:  # a quote closed mid-field, or never closed
+            return False
+        return True
+
     def _swallowed(self, start: int, raw: list[str], fields: list[str]) -> bool:
-        """Report a record that spans lines when it looks like an unclosed quote ate rows: it has
-        fewer fields than the header, or a following line is a whole row on its own."""
-        width = len(self.fieldnames)
-        rows_inside = [start + i for i, text in enumerate(raw[1:], 1) if width > 1
-                       and len(next(csv.reader([text], delimiter=self.delimiter), [])) == width]
-        if not rows_inside and len(fields) >= width:
+        """Report a record spanning lines that an unclosed quote made: malformed quoting, fewer
+        fields than the header, or a following line that is a row of its own."""
+        rows_inside = [start + i for i, text in enumerate(raw[1:], 1) if self._looks_like_row(text)]
+        if not rows_inside and len(fields) >= len(self.fieldnames) and self._well_formed(raw):
             return False
         end = start + len(raw) - 1
         self.report.errors.append(RowError(start, f"a quote opened here is not closed where it "

@@ -39,11 +39,20 @@ def test_quote_closed_rows_later_is_reported_and_the_rest_loads(tmp_path: Path):
 def test_quoted_text_over_several_lines_is_still_one_field(tmp_path: Path):
     """A real multi-line description (Shopify bodies often are) must not be flagged."""
     path = tmp_path / "store.csv"
-    path.write_text('id,title,description,price\n1,Mug,"Glazed stoneware.\nHand wash, dry flat.\n'
+    path.write_text('id,title,description,price\n1,Mug,"Glazed stoneware.\nHand wash, dry flat, no bleach.\n'
                     'Holds 350 ml",12\n2,Kettle,Steel,45\n')
     report = load_table(path)
     assert report.errors == []
     assert report.products[0].description.count("\n") == 2 and report.products[1].id == "2"
+
+
+def test_quote_closing_at_a_field_edge_rows_later_is_still_caught(tmp_path: Path):
+    """Well-formed CSV, right field count, but a following line is a row of its own."""
+    path = tmp_path / "store.csv"
+    path.write_text('sku,title,price\nA-1,"Blue mug\nB-2,Red kettle",45\nC-3,Lamp,10\n')
+    report = load_table(path)
+    assert [p.id for p in report.products] == ["C-3"]
+    assert [e.line for e in report.errors] == [2, 3]
 
 
 def test_a_field_past_the_bound_fails_with_its_line(tmp_path: Path):

@@ -127,3 +127,17 @@ def test_broken_xml_is_refused_whole_with_where(tmp_path: Path):
     feed.write_text((STORES / "merchant_feed.xml").read_text()[:1500])  # cut mid-way
     with pytest.raises(CatalogError, match="not well-formed XML .*line"):
         load_merchant(feed)
+
+
+def test_an_endless_tag_fails_fast_with_bounded_memory(tmp_path: Path):
+    """Expat keeps an unfinished tag (a 50 MB attribute) in memory: refused after 4M characters."""
+    feed = tmp_path / "feed.xml"
+    with feed.open("w") as fh:
+        fh.write('<rss xmlns:g="http://base.google.com/ns/1.0"><channel><item><g:id>1</g:id><g:title x="')
+        for _ in range(50):
+            fh.write("z" * 1_000_000)
+        fh.write('">t</g:title></item></channel></rss>')
+    started = time.monotonic()
+    with pytest.raises(CatalogError, match="a tag runs past"):
+        load_merchant(feed)
+    assert time.monotonic() - started < 5
