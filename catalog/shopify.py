@@ -75,7 +75,8 @@ def _product(group: _Handle, report: LoadReport, base: Path) -> Product:
             price = parse_price(_cell(row, "Variant Price"))[0] if _cell(row, "Variant Price") else None
             compare = parse_price(_cell(row, "Variant Compare At Price"))[0] if _cell(row, "Variant Compare At Price") else None
         except ValueError as exc:
-            report.errors.append(RowError(line, f"Variant Price: {exc}; variant left out"))
+            bad = f"{_cell(row, 'Variant Price')!r} / compare at {_cell(row, 'Variant Compare At Price')!r}"
+            report.errors.append(RowError(line, f"Variant Price: {exc} ({bad}); variant left out"))
             continue
         for name, value in options.items():
             if value not in values.setdefault(name, []):
