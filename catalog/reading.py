@@ -92,13 +92,13 @@ class Lines:
             raise StopIteration
         self.number += 1
         self._chars += len(line)
+        self._pending.append(line)
         if len(line) > MAX_ROW_CHARS:
             raise CatalogError(f"{self.name}: line {self.number} is longer than {MAX_ROW_CHARS:,} "
                                "characters; is this a catalog export?")
         if self._chars > MAX_ROW_CHARS:
             raise CatalogError(f"{self.name}: the row starting on line {self.first} runs past "
                                f"{MAX_ROW_CHARS:,} characters (an unclosed quote?)")
-        self._pending.append(line)
         return line
 
     @property

@@ -101,7 +101,7 @@ def test_a_file_over_the_size_bound_is_refused_before_reading(tmp_path: Path):
 def _cli_peak_rss(args: list[str], index_dir: Path, timeout: int = 120):
     """Run the CLI in a fresh parent that reports its child's peak RSS (MB), so no other
     test's child process counts."""
-    probe = ("import resource, subprocess, sys; p = subprocess.run(sys.argv[1:], capture_output=True, text=True);"
+    probe = (f"import resource, subprocess, sys; p = subprocess.run(sys.argv[1:], capture_output=True, text=True, timeout={timeout - 10});"
              "sys.stdout.write(p.stdout); sys.stderr.write(p.stderr);"
              "print('RSS', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024, p.returncode)")
     env = dict(os.environ, ASSISTANT_INDEX_DIR=str(index_dir), HF_HUB_OFFLINE="1")
@@ -133,3 +133,18 @@ def test_cli_refuses_endless_or_newline_free_input_fast_with_bounded_memory(tmp_
     assert ("not a regular file" if make == "dev-zero" else "line 2 is longer") in errors[0]
     assert rss_mb < 1024, rss_mb
     assert seconds < 60, seconds
+
+
+def test_a_row_past_the_bound_names_the_line_it_started_on(tmp_path: Path):
+    """Many short lines inside one quoted field: the row is refused with its first line."""
+    path = tmp_path / "store.csv"
+    with path.open("w") as fh:
+        fh.write('id,title,description\n1,Mug,ok\n2,Kettle,"')
+        fh.write(("z" * 99 + "\n") * (reading.MAX_ROW_CHARS // 100 + 10))
+        fh.write('"\n')
+    old_limit = reading.csv.field_size_limit(reading.MAX_ROW_CHARS * 2)  # let the row bound act first
+    try:
+        with pytest.raises(CatalogError, match="the row starting on line 3 runs past"):
+            load_table(path)
+    finally:
+        reading.csv.field_size_limit(old_limit)
