@@ -14,9 +14,6 @@ import re
 from pathlib import Path
 from typing import Iterator
 
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import DefusedXMLParser, ParseError
-
 from assistant.errors import CatalogError
 from catalog.html_text import strip_html
 from catalog.prices import parse_price
@@ -173,6 +170,11 @@ class _ItemCollector:
 
 def feed_items(path: Path) -> Iterator[dict[str, list[str]]]:
     """The items of a Merchant XML feed, one at a time, read in 64 KB chunks."""
+    try:
+        from defusedxml import DefusedXmlException
+        from defusedxml.ElementTree import DefusedXMLParser, ParseError
+    except ImportError:  # pinned in requirements.lock; never fall back to an unguarded parser
+        raise CatalogError("reading an XML feed needs defusedxml: run `make setup`") from None
     collector = _ItemCollector(path.name)
     parser = DefusedXMLParser(target=collector, forbid_dtd=False, forbid_entities=True,
                               forbid_external=True)
