@@ -117,14 +117,13 @@ class Settings(BaseModel):
         return [name for name, src in self.catalogs.items() if Path(src.path).exists()]
 
     def register_path(self, path: str) -> str:
-        """Let `--catalog` be a file or folder: a JSONL/CSV export, a WANDS folder or product.csv."""
+        """Let `--catalog` be a file or folder: a JSONL/CSV export, a Merchant feed, a Shopify
+        export, a WANDS folder or product.csv (told from the content; devices, FIFOs and
+        oversized files are refused with a CatalogError)."""
+        from catalog.formats import detect_kind
+
         source = Path(path).resolve()
-        if source.is_dir():
-            kind = "fashion" if (source / "styles.csv").exists() else "wands"
-        elif source.name == "product.csv":
-            kind = "wands"
-        else:
-            kind = "table"
+        kind = detect_kind(source)
         name = catalog_name_for(source)
         taken = self.catalogs.get(name)
         if taken is not None and Path(taken.path).resolve() != source:

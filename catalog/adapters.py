@@ -3,19 +3,17 @@ into `Product` records. Each returns a `LoadReport` listing rows it skipped, wit
 
 from __future__ import annotations
 
-import csv
 import json
 import re
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from pydantic import ValidationError
 
+from catalog.prices import parse_number, parse_price
+from catalog.reading import CsvRows, numbered_lines, open_text
 from catalog.schema import LoadReport, Product, RowError
-
-csv.field_size_limit(sys.maxsize)
 
 GENDER_WORDS = {"men", "women", "boys", "girls", "unisex", "kids", "man", "woman"}
 MIN_BRAND_PRODUCTS = 3
@@ -67,11 +65,11 @@ def load_fashion(folder: str | Path) -> LoadReport:
     report = LoadReport(source=str(styles))
     if not styles.is_file():
         raise FileNotFoundError(f"fashion catalog not found: {styles} is missing")
-    with styles.open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    brands = fashion_brands(r.get("productDisplayName") or "" for r in rows)
+    with open_text(styles) as fh:
+        rows = list(CsvRows(fh, styles.name, report))
+    brands = fashion_brands(r.get("productDisplayName") or "" for _, r in rows)
     seen: set[str] = set()
-    for line, row in enumerate(rows, start=2):
+    for line, row in rows:
         def build(row: dict[str, Any] = row) -> Product:
             title = (row.get("productDisplayName") or "").strip()
             prefix = _title_brand_prefix(title)
@@ -131,14 +129,12 @@ def load_wands(path: str | Path) -> LoadReport:
         path = path / "product.csv"
     report = LoadReport(source=str(path))
     seen: set[str] = set()
-    with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh, delimiter="\t")
-        missing = {"product_id", "product_name"} - set(reader.fieldnames or [])
+    with open_text(path) as fh:
+        reader = CsvRows(fh, path.name, report, delimiter="\t")
+        missing = {"product_id", "product_name"} - set(reader.fieldnames)
         if missing:
             raise ValueError(f"{path}: not a WANDS product file (missing columns {sorted(missing)})")
-        for row in reader:
-            line = reader.line_num
-
+        for line, row in reader:
             def build(row: dict[str, Any] = row) -> Product:
                 if None in row:
                     raise ValueError("more fields than the header")
@@ -195,12 +191,16 @@ def _normalise_record(record: dict[str, Any], base: Path) -> dict[str, Any]:
             out[name] = value
         else:
             out["attributes"][name] = str(value)
-    for key in ("price", "rating"):
-        if isinstance(out.get(key), str):
-            cleaned = re.sub(r"[^\d.]", "", out[key])
-            if not cleaned:
-                raise ValueError(f"{key}: not a number ({out[key]!r})")
-            out[key] = float(cleaned)
+    for key, parse in (("price", parse_price), ("rating", parse_number)):
+        if key in out:
+            try:
+                value = parse(out[key])
+            except ValueError as exc:
+                raise ValueError(f"{key}: {exc} ({out[key]!r})") from None
+            if key == "price":
+                value, code = value
+                out.setdefault("currency", code)
+            out[key] = value
     image = out.get("image")
     if isinstance(image, str) and image and "://" not in image and not Path(image).is_absolute():
         out["image"] = str((base / image).resolve())
@@ -214,8 +214,8 @@ def load_table(path: str | Path) -> LoadReport:
     seen: set[str] = set()
     base = path.parent
     if path.suffix.lower() in {".jsonl", ".ndjson", ".json"}:
-        with path.open(encoding="utf-8") as fh:
-            for line, raw in enumerate(fh, start=1):
+        with open_text(path) as fh:
+            for line, raw in numbered_lines(fh, path.name):
                 if not raw.strip():
                     continue
                 try:
@@ -227,18 +227,21 @@ def load_table(path: str | Path) -> LoadReport:
                     continue
                 _add(report, line, lambda r=record: Product(**_normalise_record(r, base)), seen)
         return report
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh, delimiter=delimiter)
-        for record in reader:
-            _add(report, reader.line_num,
-                 lambda r=record: Product(**_normalise_record(r, base)), seen)
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else None  # else sniffed from the header
+    with open_text(path) as fh:
+        for line, record in CsvRows(fh, path.name, report, delimiter):
+            _add(report, line, lambda r=record: Product(**_normalise_record(r, base)), seen)
     return report
 
 
 def load_source(kind: str, path: str | Path) -> LoadReport:
-    """Dispatch on adapter kind: `fashion`, `wands` or `table`."""
-    loaders = {"fashion": load_fashion, "wands": load_wands, "table": load_table}
+    """Dispatch on adapter kind: `fashion`, `wands`, `table`, `merchant` or `shopify`
+    (`catalog.formats.detect_kind` tells a file's kind from its content)."""
+    from catalog.merchant import load_merchant
+    from catalog.shopify import load_shopify
+
+    loaders = {"fashion": load_fashion, "wands": load_wands, "table": load_table,
+               "merchant": load_merchant, "shopify": load_shopify}
     if kind not in loaders:
         raise ValueError(f"unknown catalog kind {kind!r}; use one of {sorted(loaders)}")
     return loaders[kind](path)

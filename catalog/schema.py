@@ -7,6 +7,7 @@ silently dropped.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, Field, field_validator
@@ -42,8 +43,8 @@ class Product(BaseModel):
     @field_validator("price")
     @classmethod
     def _price_non_negative(cls, value: float | None) -> float | None:
-        if value is not None and (value != value or value < 0):
-            raise ValueError("price must be a non-negative number")
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            raise ValueError("price must be a finite, non-negative number")
         return value
 
     @field_validator("rating")
@@ -69,13 +70,14 @@ class Product(BaseModel):
 
 @dataclass
 class RowError:
-    """A row an adapter could not turn into a product."""
+    """A row an adapter could not turn into a product: its line (an XML feed: its item number)."""
 
     line: int
     reason: str
+    unit: str = "line"
 
     def __str__(self) -> str:
-        return f"line {self.line}: {self.reason}"
+        return f"{self.unit} {self.line}: {self.reason}"
 
 
 @dataclass

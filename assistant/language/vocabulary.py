@@ -299,6 +299,8 @@ class CategoryMatcher:
     @classmethod
     def from_catalog(cls, encoder, products: list[Product], vectors: np.ndarray) -> "CategoryMatcher":
         names = sorted({p.category[-1] for p in products if p.category})
+        if not names:  # a store export without categories: nothing to name, nothing to match
+            return cls(encoder, [], np.zeros((0, vectors.shape[1]), dtype=np.float32))
         index = {n: i for i, n in enumerate(names)}
         centroids = np.zeros((len(names), vectors.shape[1]), dtype=np.float32)
         for p, v in zip(products, vectors):
@@ -312,7 +314,7 @@ class CategoryMatcher:
     def match(self, phrase: str) -> list[tuple[str, float]]:
         """Categories whose prototype is close to the phrase (best first); empty if none is."""
         phrase = phrase.strip()
-        if not phrase:
+        if not phrase or not self.names:
             return []
         if phrase not in self._cache:
             scores = self.prototypes @ self.encoder.encode_queries([phrase])[0]
