@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
+import numpy as np
+
 from assistant.chat.answers import answer_question, compare, describe, referenced_positions
 from assistant.core import Assistant
 from assistant.errors import ShopperError
@@ -66,27 +68,49 @@ class Conversation:
                 return reply
         refining = self.last is not None and (
             parsed.intent == "refine" or (not self._content_words(parsed) and not parsed.categories))
+        notes: list[str] = []
+        previous = self.last.total if refining and self.last is not None else None
         if refining:
             new = Filters.from_parsed(parsed)
             # a newly named value replaces the old one of the same kind ("in blue" after "grey")
             base = replace(self.filters, **{f: [] for f in FILTER_FIELDS if getattr(new, f)})
-            self.filters = merge_filters(base, new)
-            if self._wants_cheaper(message) and self.last and self.last.results:
-                prices = sorted(r.product.price for r in self.last.results if r.product.price is not None)
-                if prices:
-                    self.filters.price_max = prices[len(prices) // 2]
-                    self.sort = "price_asc"
+            filters = merge_filters(base, new)
+            if self._wants_cheaper(message) and not np.isnan(engine.prices).all():
+                below = self._cheaper_than_shown(engine.prices)
+                if below is None:
+                    return self._unchanged("There is nothing cheaper than what is shown here.")
+                filters.price_max, parsed.sort = below, parsed.sort or "price_asc"
             extra = " ".join(self._content_words(parsed))
             query_text = f"{self.text} {extra}".strip()
         else:
-            self.filters = Filters.from_parsed(parsed)
+            filters = Filters.from_parsed(parsed)
             query_text = parsed.text or message
+        if (filters.price_min is not None or filters.price_max is not None) and np.isnan(engine.prices).all():
+            # a price on a catalog without prices would match nothing and lose the other filters
+            filters.price_min = filters.price_max = None
+            notes.append("This catalog lists no prices, so I left the price out and kept your other filters.")
+        self.filters = filters
+        if not refining:
             self.text = query_text
         self.sort = parsed.sort or self.sort if refining else parsed.sort
         query = ParsedQuery(original=query_text, text=query_text, sort=self.sort, intent=parsed.intent)
         response = self.assistant.search(query, catalog=self.catalog, filters=self.filters)
         self.last = response
-        return Reply(self._summary(response, refining, parsed.corrected), response, response.filters.describe())
+        summary = self._summary(response, previous, parsed.corrected)
+        return Reply(" ".join([summary, *notes]), response, response.filters.describe())
+
+    def _cheaper_than_shown(self, prices: np.ndarray) -> float | None:
+        """The highest catalog price below the cheapest product on screen: as an (inclusive) price
+        cap it keeps exactly the products cheaper than everything shown. None: nothing is cheaper."""
+        shown = [r.product.price for r in (self.last.results if self.last else []) if r.product.price is not None]
+        if not shown:
+            return None
+        lower = prices[prices < min(shown)]
+        return float(lower.max()) if lower.size else None
+
+    def _unchanged(self, message: str) -> Reply:
+        """A reply that keeps the results on screen as they are."""
+        return Reply(message, self.last, self.last.filters.describe() if self.last else [])
 
     def _about_results(self, message: str, intent: str) -> Reply | None:
         """Questions, descriptions, comparisons and "more like" about the results on screen."""
@@ -135,9 +159,10 @@ class Conversation:
         for name in FILTER_FIELDS:
             setattr(f, name, [v for v in getattr(f, name) if v != chip])
         query = ParsedQuery(original=self.text, text=self.text, sort=self.sort)
+        previous = self.last.total
         response = self.assistant.search(query, catalog=self.catalog, filters=f)
         self.last = response
-        return Reply(self._summary(response, True), response, response.filters.describe())
+        return Reply(self._summary(response, previous), response, response.filters.describe())
 
     def add_filter(self, facet: str, value: str) -> Reply:
         """Narrow by a facet value the shopper picked (e.g. a colour chip)."""
@@ -150,19 +175,32 @@ class Conversation:
         if value not in values:
             values.append(value)
         query = ParsedQuery(original=self.text, text=self.text, sort=self.sort)
+        previous = self.last.total
         response = self.assistant.search(query, catalog=self.catalog, filters=self.filters)
         self.last = response
-        return Reply(self._summary(response, True), response, response.filters.describe())
+        return Reply(self._summary(response, previous), response, response.filters.describe())
 
-    def _summary(self, response: SearchResponse, refining: bool, corrected: dict[str, str] | None = None) -> str:
+    @staticmethod
+    def _summary(response: SearchResponse, previous: int | None = None,
+                 corrected: dict[str, str] | None = None) -> str:
+        """What happened, in words that match it: "Narrowed" only when there are fewer matches than
+        before, "Widened" when more (`previous`: the total before a refinement; None: new search)."""
         # say how misspelt words were read, so a wrong guess is easy to spot and retype
         read_as = (" (I read " + ", ".join(f"'{typed}' as {meant}" for typed, meant in corrected.items())
                    + ".)") if corrected else ""
         if not response.results:
             return "I found nothing that matches. Try fewer filters or other words." + read_as
-        head = "Narrowed it down" if refining else "Here is what I found"
+        if previous is None:
+            head = "Here is what I found"
+        elif response.total < previous:
+            head = f"Narrowed it down from {previous}"
+        elif response.total > previous:
+            head = f"Widened it from {previous}"
+        else:
+            head = "Updated"
         chips = response.filters.describe()
-        text = f"{head}: {response.total} matches" + (f" ({', '.join(chips)})" if chips else "") + "."
+        count = f"{response.total} match" + ("" if response.total == 1 else "es")
+        text = f"{head}: {count}" + (f" ({', '.join(chips)})" if chips else "") + "."
         if response.relaxed:
             text += " Nothing matched every detail, so I relaxed: " + ", ".join(
                 FILTER_FIELDS[r] for r in response.relaxed) + "."

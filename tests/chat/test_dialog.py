@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from assistant.chat.dialog import Conversation
@@ -117,3 +119,74 @@ def test_the_answer_says_how_a_misspelt_word_was_read(assistant, fashion):
     assert "'shrts' as Shorts or Shirts" in either or "'shrts' as Shirts or Shorts" in either, either
     spelled_right = conv.handle("women's black heels").message
     assert "I read" not in spelled_right, spelled_right
+
+
+def test_cheaper_shows_only_products_cheaper_than_everything_shown(assistant, demo):
+    """Issue 20 (6): "cheaper" used to cap at the median shown price, keeping that product."""
+    conv = Conversation(assistant, catalog="demo")
+    first = conv.handle("grey sofa")
+    cheapest = min(r.product.price for r in first.response.results)
+    cheaper = conv.handle("cheaper")
+    assert cheaper.response.results
+    assert all(r.product.price < cheapest for r in cheaper.response.results), cheaper.message
+    while True:  # keep asking until the bottom: then it says so and keeps what is shown
+        shown = conv.last
+        reply = conv.handle("cheaper")
+        if reply.response is shown:
+            assert "nothing cheaper" in reply.message.lower()
+            break
+        assert max(r.product.price for r in reply.response.results) < min(r.product.price for r in shown.results)
+
+
+def test_replies_say_what_really_changed(assistant, demo):
+    """Issue 20 (6): "Narrowed it down" was said even when a refinement widened the results."""
+    conv = Conversation(assistant, catalog="demo")
+    previous = conv.handle("grey sofa").response.total
+    for step in ("in blue", "under 900", "in grey", "over 100"):
+        reply = conv.handle(step)
+        total = reply.response.total if reply.response is not None and reply.response.results else 0
+        if total and total < previous:
+            assert reply.message.startswith("Narrowed"), (step, previous, total, reply.message)
+        elif total > previous:
+            assert reply.message.startswith("Widened"), (step, previous, total, reply.message)
+        assert "Narrowed" not in reply.message or total < previous
+        assert not re.search(r"\b1 matches\b", reply.message)
+        previous = total or previous
+    widened = conv.remove_chip(conv.last.filters.describe()[0])
+    assert "Narrowed" not in widened.message
+
+
+def test_one_match_is_singular(assistant, demo):
+    conv = Conversation(assistant, catalog="demo")
+    for query in ("grey sofa under 600", "red kettle", "blue mug", "leather armchair under 500"):
+        reply = conv.handle(query)
+        assert not re.search(r"\b1 matches\b", reply.message), reply.message
+        if reply.response is not None and reply.response.total == 1:
+            assert "1 match" in reply.message
+
+
+def test_a_price_on_a_catalog_without_prices_keeps_the_other_filters(tmp_path):
+    """Issue 20 (1): on a priceless catalog "under 2000" matched nothing and lost Heels/Black/Women,
+    and "tell me about the first one" then said "Search for something first"."""
+    from assistant.config import settings_from_env
+    from assistant.core import Assistant
+
+    export = tmp_path / "noprices.csv"
+    rows = ["id,title,category,color,gender"]
+    for i, (colour, kind, gender) in enumerate([(c, k, g) for c in ("Black", "Brown", "Red")
+                                                for k in ("Heels", "Flats", "Handbags") for g in ("Women", "Men")]):
+        rows.append(f"{i},{gender} {colour} {kind} {i},Footwear > {kind},{colour},{gender}")
+    export.write_text("\n".join(rows) + "\n")
+    settings = settings_from_env(index_dir=tmp_path / "idx")
+    name = settings.resolve_catalog(str(export))
+    conv = Conversation(Assistant(settings, progress=False), catalog=name)
+    first = conv.handle("women's black heels")
+    assert {"Heels", "Black", "Women"} <= set(first.chips)
+    for step in ("under 2000", "black heels under $50"):
+        reply = conv.handle(step)
+        assert reply.response is not None and reply.response.results, (step, reply.message)
+        assert {"Heels", "Black"} <= set(reply.chips) and not any("$" in c for c in reply.chips)
+        assert "no prices" in reply.message
+    about = conv.handle("tell me about the first one")
+    assert "Search for something first" not in about.message
+    assert conv.last.results[0].product.title in about.message
