@@ -11,6 +11,7 @@ a 4xx status and no traceback.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import urllib.error
@@ -193,6 +194,12 @@ def test_docs_and_schema_answer_and_the_ui_still_serves(api):
             "/v1/recommendations", "/v1/photo-search", "/v1/catalogs"} <= schema["paths"].keys()
     status, html = get(api, "/api/docs")
     assert status == 200 and b"swagger" in html.lower() and b"/api/openapi.json" in html
+    # Swagger UI comes from this server (the machine is offline), not from a CDN
+    scripts = re.findall(rb"""<script src=["']([^"']+)["']""", html)
+    assert scripts and all(s.startswith(b"/api/") for s in scripts), scripts
+    for src in scripts:
+        status, headers, body = request("GET", api.url + src.decode())
+        assert status == 200 and "javascript" in headers["content-type"] and b"SwaggerUIBundle" in body
     status, headers, _ = request("GET", api.url + "/")
     assert status == 200 and "text/html" in headers["content-type"]  # Gradio, mounted alongside
 

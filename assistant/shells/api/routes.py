@@ -19,6 +19,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, FastAPI, File, Form, Path, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assistant.core import Assistant
@@ -197,10 +198,12 @@ def api_app(assistant: Assistant, default_catalog: str) -> FastAPI:
     """The API as its own FastAPI app, mounted at /api by `server_app()`: docs at /api/docs,
     schema at /api/openapi.json, and JSON errors that do not touch the Gradio routes."""
     settings = assistant.settings
-    app = FastAPI(title="Shopping assistant API", version="1", docs_url="/docs", redoc_url=None,
-                  openapi_url="/openapi.json",
-                  description="Search, products, similar products, recommendations and photo search "
-                              "over this server's catalogs. Errors are `{\"error\": message}`.")
+    # FastAPIOffline: FastAPI whose /docs page loads Swagger UI from files in the wheel, not a CDN
+    # (the server runs on a loopback-only, offline machine)
+    app = FastAPIOffline(title="Shopping assistant API", version="1", docs_url="/docs", redoc_url=None,
+                         openapi_url="/openapi.json", static_url="/docs-static",
+                         description="Search, products, similar products, recommendations and photo "
+                                     "search over this server's catalogs. Errors are `{\"error\": message}`.")
     app.include_router(build_router(assistant, default_catalog))
     max_body = settings.max_image_bytes + FORM_OVERHEAD
 
