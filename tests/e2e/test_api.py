@@ -192,6 +192,7 @@ def test_docs_and_schema_answer_and_the_ui_still_serves(api):
     assert status == 200
     assert {"/v1/search", "/v1/products/{product_id}", "/v1/products/{product_id}/similar",
             "/v1/recommendations", "/v1/photo-search", "/v1/catalogs"} <= schema["paths"].keys()
+    assert schema["servers"] == [{"url": "/api"}]  # "Try it out" calls /api/v1/..., not Gradio
     status, html = get(api, "/api/docs")
     assert status == 200 and b"swagger" in html.lower() and b"/api/openapi.json" in html
     # Swagger UI comes from this server (the machine is offline), not from a CDN
@@ -343,3 +344,34 @@ def test_oversized_streamed_upload_is_cut_off(api, settings):
     finally:
         conn.close()
     assert get(api, "/api/v1/catalogs")[0] == 200  # and it keeps serving
+
+
+def test_docs_page_renders_the_endpoints_offline(api):
+    """The docs page, opened in Chromium with every request outside this server blocked (the
+    machine is offline), lists the API's operations: Swagger UI comes from this server."""
+    from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS, _require_browser
+
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    outside: list[str] = []
+
+    def only_this_server(route):
+        if route.request.url.startswith(api.url):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.route("**/*", only_this_server)
+            page.goto(api.url + "/api/docs")
+            page.locator(".opblock-summary-path", has_text="/v1/search").first.wait_for(timeout=60_000)
+            paths = page.locator(".opblock-summary-path").all_inner_texts()
+        finally:
+            browser.close()
+    assert {"/v1/search", "/v1/photo-search", "/v1/recommendations", "/v1/catalogs"} <= {x.strip() for x in paths}
+    assert not [u for u in outside if not u.startswith("data:")], outside
