@@ -152,10 +152,12 @@ def build_router(assistant: Assistant, default_catalog: str) -> APIRouter:
         user, name, k = shopper_id(shopper), catalog_name(catalog), check_k(k)
         started = time.perf_counter()
         results = get_recommender(assistant, name).recommend(user, k=k)
-        return RecommendationsOut(catalog=name, shopper=user, took_ms=round((time.perf_counter() - started) * 1000, 1),
+        took_ms = round((time.perf_counter() - started) * 1000, 1)
+        return RecommendationsOut(catalog=name, shopper=user, took_ms=took_ms,
                                   results=[ResultOut.of(r) for r in results])
 
-    @router.post("/photo-search", response_model=SearchOut, max_body_size=settings.max_image_bytes + FORM_OVERHEAD, responses=BUSY,
+    @router.post("/photo-search", response_model=SearchOut, responses=BUSY,
+                 max_body_size=settings.max_image_bytes + FORM_OVERHEAD,  # streamed bodies are cut off here
                  summary="Products that look like an uploaded photo (JPEG, PNG, WebP, GIF)")
     def photo_search(photo: UploadFile = File(description=f"the picture, at most {settings.max_image_bytes / 1e6:.0f} MB"),
                      text: str | None = Form(None, description="optional words, e.g. \"but in blue\""),
