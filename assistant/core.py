@@ -89,6 +89,7 @@ class Assistant:
             query = self.validate_text(query)
         self.validate_filters(filters)
         response = self.engine(catalog).search(query, k=k, mode=mode, filters=filters, strict=strict)
+        self.validate_filters(response.filters)  # bounds the words set ("over 500 under 100") as well
         explain_all(response.results)
         return response
 

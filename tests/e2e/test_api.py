@@ -247,6 +247,8 @@ BAD = [
      "The highest price must be a number of 0 or more"),
     ("/api/v1/search", {"q": "sofa", "catalog": "demo", "price_min": 500, "price_max": 100}, 400,
      "The lowest price ($500) is above the highest ($100)"),
+    ("/api/v1/search", {"q": "sofa over 500 under 100", "catalog": "demo"}, 400,
+     "The lowest price ($500) is above the highest ($100)"),
     ("/api/v1/products/nope", {"catalog": "demo"}, 404, "No product with id 'nope' in the 'demo' catalog"),
     ("/api/v1/products/demo-0001", {"catalog": "nope"}, 404, "Unknown catalog 'nope'"),
     ("/api/v1/products/nope/similar", {"catalog": "demo"}, 404, "No product with id 'nope'"),

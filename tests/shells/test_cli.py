@@ -84,6 +84,13 @@ def test_impossible_price_bounds_are_refused(index_dir, demo, bounds, message):
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], proc.stderr
 
 
+def test_impossible_price_range_in_the_text_is_refused(index_dir, demo):
+    """The same check for bounds read from the words ("over 500 under 100"), which gave 0 results
+    under a "$500-$100" chip."""
+    proc = run_cli("search", "sofa over 500 under 100", "--catalog", "demo", index_dir=index_dir)
+    assert proc.returncode == 2 and proc.stderr.startswith("error: The lowest price ($500) is above"), proc.stdout
+
+
 def test_equal_and_open_price_bounds_still_search(index_dir, demo):
     proc = run_cli("search", "sofa", "--catalog", "demo", "--price-min", "0", "--price-max", "899",
                    "--json", index_dir=index_dir)
