@@ -4,6 +4,7 @@ encoder and one search engine per catalog, each loaded once and reused."""
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -59,6 +60,22 @@ class Assistant:
                                f"{self.settings.max_message_chars:,}.")
         return "".join(c if c.isprintable() else " " for c in text)
 
+    @staticmethod
+    def validate_filters(filters: Filters | None) -> Filters | None:
+        """Price bounds a shopper or a client sets (CLI flags, API parameters, chat refinements):
+        each a finite number of 0 or more, the lowest not above the highest (issue 17, defect 9:
+        -1, nan and 500..100 used to give silent empty results and chips like "under $-1")."""
+        if filters is None:
+            return None
+        low, high = filters.price_min, filters.price_max
+        for name, value in (("lowest", low), ("highest", high)):
+            if value is not None and not (math.isfinite(value) and value >= 0):
+                raise ShopperError(f"The {name} price must be a number of 0 or more (got {value:g}).")
+        if low is not None and high is not None and low > high:
+            raise ShopperError(f"The lowest price (${low:g}) is above the highest (${high:g}); "
+                               "swap them or leave one out.")
+        return filters
+
     def search(self, query: str | ParsedQuery, catalog: str | None = None, k: int | None = None,
                mode: str = "smart", filters: Filters | None = None,
                strict: bool = False) -> SearchResponse:
@@ -70,7 +87,9 @@ class Assistant:
             raise ShopperError(f"k must be between 1 and {self.settings.max_k}.")
         if isinstance(query, str):
             query = self.validate_text(query)
+        self.validate_filters(filters)
         response = self.engine(catalog).search(query, k=k, mode=mode, filters=filters, strict=strict)
+        self.validate_filters(response.filters)  # bounds the words set ("over 500 under 100") as well
         explain_all(response.results)
         return response
 
@@ -117,6 +136,7 @@ class Assistant:
         if not 1 <= k <= self.settings.max_k:
             raise ShopperError(f"k must be between 1 and {self.settings.max_k}.")
         text = self.validate_text(text) if text and text.strip() else None
+        self.validate_filters(filters)
         if not isinstance(image, PhotoQuery):  # check the file before loading any model
             image = load_image(image, max_bytes=self.settings.max_image_bytes,
                                max_pixels=self.settings.max_image_pixels)

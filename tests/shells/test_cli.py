@@ -67,3 +67,33 @@ def test_catalogs_lists_index_status(index_dir, demo):
     proc = run_cli("catalogs", index_dir=index_dir)
     assert proc.returncode == 0
     assert any(line.startswith("demo") and "indexed" in line for line in proc.stdout.splitlines())
+
+
+@pytest.mark.parametrize("bounds, message", [
+    (("--price-max", "-1"), "The highest price must be a number of 0 or more"),
+    (("--price-min", "-5"), "The lowest price must be a number of 0 or more"),
+    (("--price-max", "nan"), "The highest price must be a number of 0 or more"),
+    (("--price-min", "inf"), "The lowest price must be a number of 0 or more"),
+    (("--price-min", "500", "--price-max", "100"), "The lowest price ($500) is above the highest ($100)"),
+])
+def test_impossible_price_bounds_are_refused(index_dir, demo, bounds, message):
+    """Issue 17, defect 9: these used to exit 0 with chips such as "under $-1" and "$500-$100"."""
+    proc = run_cli("search", "sofa", "--catalog", "demo", *bounds, index_dir=index_dir)
+    assert proc.returncode == 2, proc.stdout
+    lines = [l for l in proc.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], proc.stderr
+
+
+def test_impossible_price_range_in_the_text_is_refused(index_dir, demo):
+    """The same check for bounds read from the words ("over 500 under 100"), which gave 0 results
+    under a "$500-$100" chip."""
+    proc = run_cli("search", "sofa over 500 under 100", "--catalog", "demo", index_dir=index_dir)
+    assert proc.returncode == 2 and proc.stderr.startswith("error: The lowest price ($500) is above"), proc.stdout
+
+
+def test_equal_and_open_price_bounds_still_search(index_dir, demo):
+    proc = run_cli("search", "sofa", "--catalog", "demo", "--price-min", "0", "--price-max", "899",
+                   "--json", index_dir=index_dir)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["results"] and all(0 <= r["price"] <= 899 for r in data["results"])

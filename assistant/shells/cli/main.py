@@ -133,6 +133,7 @@ def _cmd_search(args, settings) -> int:
     filters = Filters(price_min=args.price_min, price_max=args.price_max, categories=args.category,
                       colors=args.color, brands=args.brand, genders=args.gender,
                       materials=args.material, occasions=args.occasion)
+    assistant.validate_filters(filters)  # fail fast, before loading models
     if args.image:  # photo search (photo_commands.py)
         from assistant.shells.cli.photo_commands import cmd_search_image
 

@@ -18,6 +18,7 @@ from assistant.core import Assistant
 from assistant.chat.dialog import Conversation, Reply
 from assistant.errors import ShopperError
 from assistant.retrieval.search import SearchResponse
+from assistant.shells.api.routes import api_app
 from assistant.shells.web.served_images import PRODUCT_IMAGES
 from assistant.speech.transcribe import VOICE_LANGUAGES
 
@@ -334,6 +335,7 @@ def server_app(assistant: Assistant, catalog: str) -> FastAPI:
     settings = assistant.settings
     server = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     server.include_router(PRODUCT_IMAGES.router())
+    server.mount("/api", api_app(assistant, catalog))  # the store's HTTP API (assistant/shells/api)
     blocks = build_app(assistant, catalog)
     blocks.queue(default_concurrency_limit=settings.queue_concurrency, max_size=settings.queue_max_size or None)
     return gr.mount_gradio_app(server, blocks, path="/", css=CSS, show_error=False, footer_links=[],

@@ -1,0 +1,1 @@
+"""The HTTP JSON API for a store's own site (routes.py), mounted at /api by the web shell."""
