@@ -75,6 +75,10 @@ class Conversation:
             # a newly named value replaces the old one of the same kind ("in blue" after "grey")
             base = replace(self.filters, **{f: [] for f in FILTER_FIELDS if getattr(new, f)})
             filters = merge_filters(base, new)
+            if None not in (filters.price_min, filters.price_max) and filters.price_min > filters.price_max:
+                # "over 500" after "under 100": the bound just named replaces the one it contradicts
+                filters.price_max, filters.price_min = (None, filters.price_min) if new.price_min is not None \
+                    else (filters.price_max, None)
             if self._wants_cheaper(message) and not np.isnan(engine.prices).all():
                 below = self._cheaper_than_shown(engine.prices)
                 if below is None:

@@ -190,3 +190,14 @@ def test_a_price_on_a_catalog_without_prices_keeps_the_other_filters(tmp_path):
     about = conv.handle("tell me about the first one")
     assert "Search for something first" not in about.message
     assert conv.last.results[0].product.title in about.message
+
+
+def test_a_new_price_bound_replaces_the_one_it_contradicts(assistant, demo):
+    """"over 500" after "under 100" used to keep both bounds, which now is refused as min > max."""
+    conv = Conversation(assistant, catalog="demo")
+    conv.handle("sofa under 100")
+    reply = conv.handle("over 500")
+    assert conv.filters.price_min == 500 and conv.filters.price_max is None, reply.message
+    assert reply.response.results and all(r.product.price >= 500 for r in reply.response.results)
+    reply = conv.handle("under 300")
+    assert conv.filters.price_max == 300 and conv.filters.price_min is None, reply.message
