@@ -94,6 +94,12 @@ class Settings(BaseModel):
     photo_concurrency: int = Field(2, ge=1, description="Gradio queue: photo searches run at most this many at a time (own queue)")
     panel_concurrency: int = Field(1, ge=1, description="Gradio queue: follow-up work after results (record views, For you) at most this many at a time")
     speech_nice: int = Field(10, ge=0, le=19, description="Whisper runs in a worker thread at this nice value (0-19), so text searches get the cores first")
+    # web sessions (assistant/shells/web/sessions.py): state per browser session, kept on the server
+    max_sessions: int = Field(5000, ge=1, description="browser sessions held at once; the least recently active goes first")
+    session_idle_seconds: float = Field(7200.0, ge=0, description="a session without activity this long is forgotten (clients that never unload); 0 = never")
+    max_chat_messages: int = Field(200, ge=2, description="chat messages kept per session (the oldest go first)")
+    max_request_bytes: int = Field(1_000_000, ge=1024, description="largest request body on Gradio's API other than file uploads")
+    upload_max_age_seconds: int = Field(300, ge=2, description="uploaded files no event used are deleted after this long")
     # vector backends (docs/scaling.md): in-process FAISS, or Milvus by URI (milvus-lite file or cluster)
     vector_backend: Literal["faiss", "milvus"] = Field("faiss", description="faiss | milvus")
     vector_family: Literal["auto", "flat", "hnsw", "hnsw_fp16", "hnsw_sq8", "ivf_sq8", "ivf_pq"] = Field("auto", description="FAISS family: auto | flat | hnsw | ivf_sq8 | ivf_pq")

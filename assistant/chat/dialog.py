@@ -42,7 +42,7 @@ class Conversation:
     def reset(self) -> None:
         self.text, self.filters, self.sort, self.last = "", Filters(), None, None
 
-    def _content_words(self, parsed: ParsedQuery) -> list[str]:
+    def content_words(self, parsed: ParsedQuery) -> list[str]:
         """Words that are not filters: a new subject means a new search, not a refinement."""
         taken = {stem(w) for phrase in parsed.matched for w in words(phrase)}
         return [w for w in words(parsed.text) if stem(w) not in taken and w not in STOPWORDS
@@ -65,7 +65,7 @@ class Conversation:
             if reply is not None:
                 return reply
         refining = self.last is not None and (
-            parsed.intent == "refine" or (not self._content_words(parsed) and not parsed.categories))
+            parsed.intent == "refine" or (not self.content_words(parsed) and not parsed.categories))
         if refining:
             new = Filters.from_parsed(parsed)
             # a newly named value replaces the old one of the same kind ("in blue" after "grey")
@@ -76,7 +76,7 @@ class Conversation:
                 if prices:
                     self.filters.price_max = prices[len(prices) // 2]
                     self.sort = "price_asc"
-            extra = " ".join(self._content_words(parsed))
+            extra = " ".join(self.content_words(parsed))
             query_text = f"{self.text} {extra}".strip()
         else:
             self.filters = Filters.from_parsed(parsed)

@@ -55,12 +55,11 @@ def test_app_handler_says_it_and_keeps_searching_text(shop, caplog):
     settings = settings_from_env(index_dir=tmp / "app-indexes", history_db=tmp / "history.sqlite3")
     assistant = Assistant(settings, progress=False)
     name = settings.register_path(str(catalog))
-    app = build_app(assistant, name)
-    handlers = {f.name: f.fn for f in app.fns.values()}
-    result = handlers["on_photo"](str(query), "", [], None)
-    message = result[3][-1]["content"]
+    shell = build_app(assistant, name).shell
+    view = shell.on_photo("shopper", str(query), "")
+    message = view.chat[-1]["content"]
     assert SAYS in message and "went wrong" not in message, message
     assert not [r for r in caplog.records if r.exc_info], "no traceback in the log"
-    result = handlers["on_message"]("brown watch", [], result[2])
-    assert "Brown leather watch" in result[3]  # the cards: text search still works
+    view = shell.on_message("shopper", "brown watch")
+    assert "Brown leather watch" in view.cards  # text search still works
     assert Path(query).exists(), "the shopper's own file outside Gradio's cache is kept"
