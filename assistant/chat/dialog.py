@@ -44,7 +44,7 @@ class Conversation:
     def reset(self) -> None:
         self.text, self.filters, self.sort, self.last = "", Filters(), None, None
 
-    def _content_words(self, parsed: ParsedQuery) -> list[str]:
+    def content_words(self, parsed: ParsedQuery) -> list[str]:
         """Words that are not filters: a new subject means a new search, not a refinement."""
         taken = {stem(w) for phrase in parsed.matched for w in words(phrase)}
         return [w for w in words(parsed.text) if stem(w) not in taken and w not in STOPWORDS
@@ -67,7 +67,7 @@ class Conversation:
             if reply is not None:
                 return reply
         refining = self.last is not None and (
-            parsed.intent == "refine" or (not self._content_words(parsed) and not parsed.categories))
+            parsed.intent == "refine" or (not self.content_words(parsed) and not parsed.categories))
         notes: list[str] = []
         previous = self.last.total if refining and self.last is not None else None
         if refining:
@@ -84,7 +84,7 @@ class Conversation:
                 if below is None:
                     return self._unchanged("There is nothing cheaper than what is shown here.")
                 filters.price_max, parsed.sort = below, parsed.sort or "price_asc"
-            extra = " ".join(self._content_words(parsed))
+            extra = " ".join(self.content_words(parsed))
             query_text = f"{self.text} {extra}".strip()
         else:
             filters = Filters.from_parsed(parsed)

@@ -24,6 +24,7 @@ import logging
 import os
 import re
 import struct
+import sys
 import tempfile
 import threading
 import time
@@ -37,6 +38,15 @@ from assistant.config import Settings, get_settings
 from assistant.errors import ShopperError
 
 log = logging.getLogger(__name__)
+
+# onnxruntime (Silero VAD's runtime) writes ~/.cache/Microsoft/DeveloperTools/.onnxruntime/deviceid
+# and queues telemetry events in an onnxruntime.db beside it as soon as a session is created; its
+# only off switch is this variable, read once when the library loads (disable_telemetry_events()
+# still writes both files; measured with onnxruntime 1.32). Nothing about a shopper or the machine
+# is written or queued for sending: set it before anything here can import onnxruntime.
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+if "onnxruntime" in sys.modules:
+    log.warning("onnxruntime was loaded before assistant.speech: its telemetry may be on")
 
 SAMPLE_RATE = 16_000
 FORMATS = ("wav", "mp3", "ogg", "webm", "m4a", "flac")

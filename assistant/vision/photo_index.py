@@ -24,7 +24,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from assistant.config import Settings
-from assistant.errors import ShopperError
+from assistant.errors import CatalogError, ShopperError
 from assistant.retrieval.index import CatalogIndex, IndexProblem, _sha256, index_folder, swap_in
 from assistant.retrieval.search import FILTER_FIELDS, Filters, Result, SearchEngine, SearchResponse, merge_filters
 from assistant.language.understand import ParsedQuery, parse
@@ -225,7 +225,9 @@ def build_photo_index(index: CatalogIndex, settings: Settings, progress: bool = 
         bar.update(len(todo[i:i + batch]))
     bar.close()
     if not rows:
-        raise IndexProblem(f"catalog {name!r} has no readable product photos")
+        raise CatalogError(f"The '{name}' catalog has no readable product photos ({len(skipped)} listed, "
+                           "none could be opened), so photo search isn't available there; describe the "
+                           "item in words instead.")
     order = np.argsort(rows, kind="stable")
     rows_a = np.asarray(rows, dtype=np.int64)[order]
     vec_a = np.ascontiguousarray(np.vstack(vectors)[order], dtype=np.float32)

@@ -65,12 +65,12 @@ def _tail(path: Path, n: int = 3000) -> str:
         return "(no log)"
 
 
-def _serve(catalog: str, index_dir: Path, log_path: Path):
+def _serve(catalog: str, index_dir: Path, log_path: Path, extra_env: dict[str, str] | None = None):
     """Start `python -m assistant serve` on a free loopback port; yield its URL; stop it."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}/"
     env = dict(os.environ, ASSISTANT_INDEX_DIR=str(index_dir),
-               HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONUNBUFFERED="1")
+               HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONUNBUFFERED="1", **(extra_env or {}))
     ARTIFACTS.mkdir(exist_ok=True)
     cmd = [sys.executable, "-m", "assistant", "serve", "--port", str(port), "--catalog", catalog]
     with open(log_path, "wb") as log:
@@ -418,3 +418,41 @@ def test_forget_me_confirms_in_the_chat(page):
     # the app keeps serving the same page afterwards
     send(page, REFINE)
     _screenshot(page, "forget.png")
+
+
+# --- session state (issue 16) ---------------------------------------------------------------------
+
+PAGES = 8  # real pages; tests/e2e/test_sessions.py opens 200 sessions over HTTP the same way
+
+
+def _live_sessions(url: str) -> int:
+    import json
+
+    with urllib.request.urlopen(url + "healthz", timeout=10) as r:
+        return json.loads(r.read())["sessions"]
+
+
+def _wait_sessions(url: str, n: int, timeout_s: float = 60) -> int:
+    deadline = time.monotonic() + timeout_s
+    while (seen := _live_sessions(url)) != n and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return seen
+
+
+def test_closed_pages_leave_no_session_state(browser, app_url):
+    """Each page that searched holds one session on the server; closing the pages (Gradio's unload)
+    brings the server's per-session state back to zero."""
+    assert _wait_sessions(app_url, 0) == 0, "pages of earlier tests left sessions behind"
+    pages, started = [], time.monotonic()
+    try:
+        for _ in range(PAGES):
+            opened = _open(browser, app_url)
+            send(next(opened), QUERY)
+            pages.append(opened)
+        assert _live_sessions(app_url) == PAGES
+    finally:
+        for opened in pages:
+            opened.close()  # closes the browser context, as a shopper closing the tab
+    closed = time.monotonic()
+    assert _wait_sessions(app_url, 0) == 0, "sessions left after their pages closed"
+    print(f"{PAGES} pages searched in {closed - started:.1f} s; state gone {time.monotonic() - closed:.1f} s after closing")

@@ -19,7 +19,8 @@ from assistant.recs.history import HistoryStore, new_shopper_id
 from assistant.recs.recommend import Blend, Profile, Recommender, mmr
 from evaluation.blend_fit import fit_blend
 from assistant.retrieval.search import Result
-from assistant.shells.web.history_panel import IdleClock, ShopperHistory
+from assistant.shells.web.history_panel import ShopperHistory
+from assistant.shells.web.sessions import SessionStore, WebSession
 from tests.conftest import ROOT
 
 
@@ -207,15 +208,16 @@ def ui_history(settings, tmp_path):
 
 def test_forget_me_from_the_app(ui_history, demo):
     history, assistant = ui_history
-    conv = Conversation(assistant, catalog="demo")
+    session = WebSession(Conversation(assistant, catalog="demo"))
+    conv = session.conversation
     conv.handle("grey sofa")
-    assert history.record_shown("sid-1", conv)
-    assert not history.record_shown("sid-1", conv), "the same page is recorded once"
+    assert history.record_shown(session)
+    assert not history.record_shown(session), "the same page is recorded once"
     shopper = conv.shopper_id
     assert history.store.count(shopper) == len(conv.last.results) + 1
     panel = history.for_you(conv)
     assert panel.results and all(r.why for r in panel.results)
-    message = history.forget_me("sid-1", conv)
+    message = history.forget_me(session)
     assert "deleted" in message and str(len(conv.last.results) + 1) in message
     assert history.store.count(shopper) == 0
     db = history.settings.history_db
@@ -224,32 +226,32 @@ def test_forget_me_from_the_app(ui_history, demo):
     assert conv.shopper_id and conv.shopper_id != shopper, "a new anonymous id from now on"
 
 
-def test_kiosk_idle_clock():
-    clock = IdleClock(30)
-    assert not clock.idle("s", now=100.0), "a session never seen is not reset"
-    clock.touch("s", now=100.0)
-    assert not clock.idle("s", now=129.0)
-    assert clock.idle("s", now=130.0)
-    clock.touch("s", now=129.0)
-    assert not clock.idle("s", now=130.0), "activity restarts the clock"
-    clock.forget("s")
-    assert not clock.idle("s", now=1000.0)
-    off = IdleClock(0)
-    off.touch("s", now=0.0)
-    assert not off.idle("s", now=1e9), "0 means kiosk mode is off"
+def test_kiosk_idle_clock(ui_history, settings):
+    history, assistant = ui_history  # kiosk_idle_seconds = 30
+    now = [100.0]
+    store = SessionStore(lambda: WebSession(Conversation(assistant)), clock=lambda: now[0])
+    session = store.get("s")
+    assert not history.idle(session, now=129.0)
+    assert history.idle(session, now=130.0)
+    now[0] = 129.0
+    store.get("s")
+    assert not history.idle(session, now=130.0), "activity restarts the clock"
+    off = ShopperHistory(Assistant(settings.model_copy(update={"kiosk_idle_seconds": 0}), progress=False))
+    assert not off.idle(session, now=1e9), "0 means kiosk mode is off"
 
 
 def test_end_session_clears_chat_state_filters_and_shopper(ui_history, demo):
     history, assistant = ui_history
-    conv = Conversation(assistant, catalog="demo")
+    session = WebSession(Conversation(assistant, catalog="demo"), last_active=0.0)
+    conv = session.conversation
     conv.handle("grey sofa under $900")
-    history.record_shown("kiosk", conv)
-    history.clock.touch("kiosk", now=0.0)
-    assert history.clock.idle("kiosk", now=31.0)
+    session.say("user", "grey sofa under $900", keep=10)
+    history.record_shown(session)
+    assert history.idle(session, now=31.0)
     assert conv.filters.price_max == 900 and conv.shopper_id
-    history.end_session("kiosk", conv)
+    history.end_session(session)
     assert conv.last is None and conv.text == "" and conv.filters.is_empty() and conv.shopper_id is None
-    assert not history.clock.idle("kiosk", now=1e6)
+    assert session.chat == [] and session.recorded is None and session.photo_turn is None
 
 
 def test_app_has_the_history_controls(ui_history):

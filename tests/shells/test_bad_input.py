@@ -1,5 +1,5 @@
 """Every kind of wrong input, table-driven (issue 6): each row goes through the UI-level handler
-(the same function the Gradio event calls, taken from the built app, no browser) and, where it
+(the same `WebShell` method the Gradio event calls, taken from the built app, no browser) and, where it
 applies, through the CLI. A bad input must give the shopper a clear message (never a traceback or
 the generic "something went wrong" fallback); the CLI must exit 2 with one `error:` line on
 stderr; and a normal query must still work afterwards in the same process.
@@ -25,7 +25,6 @@ import wave
 import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
@@ -34,6 +33,7 @@ from PIL import Image
 from assistant.config import settings_from_env
 from assistant.core import Assistant
 from assistant.errors import ShopperError
+from assistant.shells.web.handlers import WebShell
 from tests.conftest import ROOT, fashion_available, fashion_photo_rows
 
 TYPES = ("Watches", "Heels", "Tshirts", "Handbags", "Sunglasses", "Backpacks")
@@ -52,7 +52,7 @@ class Shop:
     index_dir: Path
     history_db: Path
     photo: str | None     # a good catalog photo, when photo search is available
-    handlers: dict[str, Callable]
+    shell: WebShell
 
 
 def _photo_catalog(folder: Path, out: Path) -> Path | None:
@@ -83,8 +83,7 @@ def shop(tmp_path_factory) -> Shop:
         assistant.engine(name)
         photo = None
     app = build_app(assistant, name)
-    handlers = {f.name: f.fn for f in app.fns.values()}
-    return Shop(assistant, name, cli_catalog, settings.index_dir, settings.history_db, photo, handlers)
+    return Shop(assistant, name, cli_catalog, settings.index_dir, settings.history_db, photo, app.shell)
 
 
 def run_cli(shop: Shop, *args: str, index_dir: Path | None = None) -> subprocess.CompletedProcess:
@@ -204,11 +203,10 @@ CASES = [
 ]
 
 
-def chat_reply(result: tuple, history_at: int) -> tuple[str, str]:
-    """(last chat message, cards html) from a handler's outputs."""
-    history, cards = result[history_at], result[history_at + 1]
-    assert isinstance(history, list) and history, f"the handler returned no chat: {result!r}"
-    return str(history[-1]["content"]), str(cards)
+def chat_reply(view) -> tuple[str, str]:
+    """(last chat message, cards html) from a handler's View."""
+    assert isinstance(view.chat, list) and view.chat, f"the handler returned no chat: {view!r}"
+    return str(view.chat[-1]["content"]), str(view.cards)
 
 
 def assert_clear(message: str, expect: str | None, cards: str) -> None:
@@ -220,9 +218,8 @@ def assert_clear(message: str, expect: str | None, cards: str) -> None:
         assert re.search(expect, message, re.IGNORECASE), f"{message!r} does not say /{expect}/"
 
 
-def assert_still_works(shop: Shop, sid: str | None) -> None:
-    result = shop.handlers["on_message"](NORMAL, [], sid)
-    message, cards = chat_reply(result, 2)
+def assert_still_works(shop: Shop, sid: str) -> None:
+    message, cards = chat_reply(shop.shell.on_message(sid, NORMAL))
     assert cards.count("<div class='card'") >= 3, f"a normal query failed afterwards: {message!r}"
 
 
@@ -241,20 +238,17 @@ def assert_cli(proc: subprocess.CompletedProcess, expect: str | None) -> None:
 def test_bad_input(case: Case, shop: Shop, tmp_path):
     if case.channel == "photo" and shop.photo is None:
         pytest.skip("photo rows need a catalog with photos (the shared fashion data is missing)")
-    sid = None
+    sid = f"bad-{case.kind}"
     if case.channel == "text":
-        result = shop.handlers["on_message"](case.text, [], None)
-        sid, (message, cards) = result[1], chat_reply(result, 2)
+        message, cards = chat_reply(shop.shell.on_message(sid, case.text))
         cli_args = ["search", case.text if case.cli_text is None else case.cli_text]
     elif case.channel == "photo":
         path = make_file(case.kind, shop, tmp_path)
-        result = shop.handlers["on_photo"](str(path), "", [], None)
-        sid, (message, cards) = result[2], chat_reply(result, 3)
+        message, cards = chat_reply(shop.shell.on_photo(sid, str(path), ""))
         cli_args = ["search", "--image", str(path)]
     else:
         path = make_file(case.kind, shop, tmp_path)
-        result = shop.handlers["on_voice"](str(path), "auto", [], None)
-        sid, (message, cards) = result[2], chat_reply(result, 3)
+        message, cards = chat_reply(shop.shell.on_voice(sid, str(path), "auto"))
         cli_args = ["search", "--audio", str(path)]
         assert path.exists(), "a shopper's own file outside Gradio's cache must not be deleted"
     assert_clear(message, case.expect, cards)
@@ -284,7 +278,7 @@ def test_cards_escape_injected_catalog_text(shop: Shop):
 def test_unknown_catalog(shop: Shop):
     with pytest.raises(ShopperError, match="Unknown catalog 'no-such-shop'"):
         shop.assistant.search(NORMAL, catalog="no-such-shop")
-    assert_still_works(shop, None)
+    assert_still_works(shop, "unknown-catalog")
     assert_cli(run_cli(shop, "search", NORMAL, "--catalog", "no-such-shop"), r"Unknown catalog")
 
 

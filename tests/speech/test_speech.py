@@ -212,19 +212,19 @@ def test_the_chat_transcribes_searches_and_deletes_the_recording(clips, assistan
     from assistant.shells.web import app as ui
 
     app = ui.build_app(assistant, "demo")
-    on_voice = next(f.fn for f in app.fns.values() if f.name == "on_voice")
     voice = next(b for b in app.blocks.values() if getattr(b, "elem_id", None) == "voice")
     upload = Path(voice.GRADIO_CACHE) / "test-voice-upload" / "recording.wav"
     upload.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(clips["coffee table"], upload)
-    box, audio, _sid, history, cards, *_ = on_voice(str(upload), "auto", [], None)
-    assert "coffee" in box.lower() and audio is None  # transcript left editable; recorder cleared
+    view = app.shell.on_voice("voice-test", str(upload), "auto")
+    assert "coffee" in view.box.lower() and view.voice is None  # transcript left editable; recorder cleared
+    history = view.chat
     assert history[0]["role"] == "user" and history[0]["content"].startswith("🎤")
     assert "heard in English" in history[0]["content"]
-    assert history[1]["role"] == "assistant" and "class='card'" in cards
+    assert history[1]["role"] == "assistant" and "class='card'" in view.cards
     assert not upload.exists() and not upload.parent.exists()  # temporary recording deleted
     silent = write_wav(upload.parent.parent / "silent-upload.wav", np.zeros(SAMPLE_RATE * 2, np.float32))
-    _box, _audio, _sid, history, *_ = on_voice(str(silent), "auto", [], None)
+    history = app.shell.on_voice("voice-test", str(silent), "auto").chat
     assert history[-1]["content"].startswith("I heard nothing")
     assert not silent.exists()
 

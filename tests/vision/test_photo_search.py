@@ -182,28 +182,25 @@ def test_gradio_photo_upload_searches_shows_chips_and_deletes_the_upload(shop):
     assistant, name, _, _ = shop
     app = build_app(assistant, name)
     photo = next(b for b in app.blocks.values() if getattr(b, "elem_id", None) == "photo")
-    handlers = {f.fn.__name__: f.fn for f in app.fns.values()}
+    shell, sid = app.shell, "photo-test"
     upload = Path(photo.GRADIO_CACHE) / "test-upload" / "photo.jpg"
     upload.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(_photo(shop, "Heels")["image"], upload)
 
-    image, box, sid, history, cards, chips, _ = handlers["on_photo"](str(upload), "", [], None)
-    assert image is None and not upload.exists()  # the uploaded copy is not kept
-    assert "Heels" in history[-1]["content"] and "data-product-id" in cards
-    assert "Heels" in chips["choices"]
+    view = shell.on_photo(sid, str(upload), "")
+    assert view.photo is None and not upload.exists()  # the uploaded copy is not kept
+    assert "Heels" in view.chat[-1]["content"] and "data-product-id" in view.cards
+    assert "Heels" in view.chips
 
-    kept = [c for c in chips["choices"] if c != "Heels"]
-    _, history, cards, chips, _ = handlers["on_chips"](kept, history, sid)
-    assert "Heels" not in chips["choices"]
+    view = shell.on_chips(sid, [c for c in view.chips if c != "Heels"])
+    assert "Heels" not in view.chips
 
-    _, _, history, _, _, _ = handlers["on_message"]("in red", history, sid)
-    assert "Red" in history[-1]["content"]
+    assert "Red" in shell.on_message(sid, "in red").chat[-1]["content"]
 
     bad = Path(photo.GRADIO_CACHE) / "test-upload" / "notes.jpg"
     bad.parent.mkdir(parents=True, exist_ok=True)
     bad.write_text("not a photo")
-    _, _, _, history, _, _, _ = handlers["on_photo"](str(bad), "", history, sid)
-    assert "isn't a picture" in history[-1]["content"] and not bad.exists()
+    assert "isn't a picture" in shell.on_photo(sid, str(bad), "").chat[-1]["content"] and not bad.exists()
 
 
 def test_old_colour_features_are_recomputed_without_re_embedding(shop):

@@ -296,7 +296,6 @@ def main(argv: list[str] | None = None) -> int:
     if not args.verbose:
         for noisy in ("faiss", "sentence_transformers", "bm25s", "httpx", "transformers"):
             logging.getLogger(noisy).setLevel(logging.ERROR)
-    settings = get_settings()
     handlers = {"parse": _cmd_parse, "eval-multilingual": _cmd_eval_multilingual, "build": _cmd_build, "search": _cmd_search, "catalogs": _cmd_catalogs, "serve": _cmd_serve,
                 "eval": _cmd_eval}
     handlers["eval-photos"] = _cmd_eval_photos
@@ -305,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     handlers.update({name: (lambda a, s, n=name: _history_command(n, a, s))
                      for name in ("recommend", "forget", "eval-recs")})
     try:
+        settings = get_settings()  # a bad ASSISTANT_* value is one error line, like bad input
         return handlers[args.command](args, settings)
     except ShopperError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -61,7 +61,11 @@ def build_photos(name: str, settings, force: bool = False) -> None:
             return
         except IndexProblem as problem:
             print(f"{name}: {problem}: building", file=sys.stderr)
-    m = build_photo_index(index, settings, progress=True).manifest
+    try:
+        m = build_photo_index(index, settings, progress=True).manifest
+    except ShopperError as problem:  # e.g. no listed photo can be opened: text search still works
+        print(f"{name}: no photo index: {problem}", file=sys.stderr)
+        return
     print(f"{name}: {m['count']} photos indexed in {m['build_seconds']} s "
           f"({m['reused_vectors']} cached); held-out probe accuracy {m['held_out_accuracy']}"
           + (f"; {m['skipped_count']} unreadable photos skipped" if m["skipped_count"] else ""),
