@@ -18,14 +18,7 @@ class ErrorOut(BaseModel):
     error: str = Field(description="what was wrong, e.g. \"k must be between 1 and 100.\"")
 
 
-def photo_url(image: str) -> str | None:
-    """A remote photo as it is; a local one as this server's opaque `/product-image/<token>` URL
-    (only files a catalog lists are served; server paths never leave the process)."""
-    if not image:
-        return None
-    if "://" in image:
-        return image
-    return PRODUCT_IMAGES.url(image)
+photo_url = PRODUCT_IMAGES.photo_url  # only files a catalog lists are served; no server path leaves
 
 
 class ProductOut(BaseModel):

@@ -13,12 +13,8 @@ PLACEHOLDER = ("data:image/svg+xml;utf8,<svg xmlns='http://www.w3.org/2000/svg' 
 
 
 def image_url(path: str) -> str:
-    """A remote photo as it is; a local one through the served-images route (only files a
-    catalog lists, by opaque token); anything else the placeholder."""
-    if path and "://" in path:
-        return html.escape(path, quote=True)
-    url = PRODUCT_IMAGES.url(path) if path else None
-    return html.escape(url or PLACEHOLDER, quote=True)
+    """The card's photo URL, escaped for the page; the placeholder when there is none."""
+    return html.escape(PRODUCT_IMAGES.photo_url(path) or PLACEHOLDER, quote=True)
 
 
 def render_cards(response: SearchResponse | None) -> str:

@@ -42,6 +42,13 @@ class ProductImages:
             self._paths.setdefault(token, path)
         return f"{ROUTE}/{token}{path.suffix.lower()}"
 
+    def photo_url(self, image: str) -> str | None:
+        """What a page or an API client gets for a product's `image`: a remote URL as it is, a
+        local catalog photo as its opaque URL, None when there is nothing to show."""
+        if image and "://" in image:
+            return image
+        return self.url(image) if image else None
+
     def path(self, name: str) -> Path | None:
         token, _, _ = name.partition(".")
         with self._lock:
