@@ -29,7 +29,6 @@ import json
 import math
 import os
 import platform
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,8 +36,6 @@ from typing import Callable, Iterable, Sequence
 
 from assistant.errors import ShopperError
 from assistant.retrieval.search import MODES
-
-csv.field_size_limit(sys.maxsize)
 
 SPLITS = ("all", "train", "dev")
 DEV_BUCKETS = 3  # of 10
