@@ -86,7 +86,8 @@ class Conversation:
         query = ParsedQuery(original=query_text, text=query_text, sort=self.sort, intent=parsed.intent)
         response = self.assistant.search(query, catalog=self.catalog, filters=self.filters)
         self.last = response
-        return Reply(self._summary(response, refining, parsed.corrected), response, response.filters.describe())
+        read_as = {**parsed.translated, **parsed.corrected}  # foreign words and typos, said the same way
+        return Reply(self._summary(response, refining, read_as), response, response.filters.describe())
 
     def _about_results(self, message: str, intent: str) -> Reply | None:
         """Questions, descriptions, comparisons and "more like" about the results on screen."""
