@@ -268,12 +268,13 @@ class Cedict:
                     known = self.glosses.setdefault(word, [])
                     known += [s for s in senses if s not in known]
 
-    def segment(self, text: str) -> list[str]:
-        """Longest dictionary words first, left to right; an unknown character stands alone."""
+    def segment(self, text: str, known=lambda word: False) -> list[str]:
+        """Longest words first, left to right, from the dictionary or `known` (the catalog's own
+        Chinese words); an unknown character stands alone."""
         out, i = [], 0
         while i < len(text):
             for n in range(min(self.MAX_WORD, len(text) - i), 0, -1):
-                if n == 1 or text[i:i + n] in self.glosses:
+                if n == 1 or text[i:i + n] in self.glosses or known(text[i:i + n]):
                     out.append(text[i:i + n])
                     i += n
                     break
@@ -434,7 +435,8 @@ class Reader:
         accented.update({unaccent(w): w for w in re.findall(r"[^\W\d_]+(?:-[^\W\d_]+)+",
                                                              unicodedata.normalize("NFKC", original).lower())})
         reading = Reading(lang)
-        tokens = self._join_hyphenated(original, tokens, lang)
+        tokens = self._join_hyphenated(original, tokens, lang) if lang != "zh" else \
+            self._resegment_cjk(tokens, lookup)
         out: list[str] = []
         last_start, owner_at = 0, None
         for token in tokens:
@@ -468,6 +470,21 @@ class Reader:
                     break
         return tokens
 
+    def _resegment_cjk(self, tokens: list[str], lookup) -> list[str]:
+        """Chinese has no spaces: the catalog's words were cut out first ("包" in "双肩包"), so cut
+        the run again, longest word first, from CC-CEDICT and the catalog together."""
+        cedict = self._load("cedict", "zh")
+        if cedict is None:
+            return tokens
+        out: list[str] = []
+        for token in tokens:
+            if CJK.fullmatch(token[:1] or "x") and out and CJK.fullmatch(out[-1][-1:] or "x"):
+                out[-1] += token  # rejoin a run of Chinese the catalog's words had split
+            else:
+                out.append(token)
+        return [piece for token in out for piece in
+                (cedict.segment(token, lookup) if CJK.search(token) else [token])]
+
     def _split_cjk(self, token: str) -> list[str]:
         cedict = self._load("cedict", "zh")
         return cedict.segment(token) if cedict is not None else [token]
@@ -475,17 +492,20 @@ class Reader:
     def _read_word(self, folded: str, typed: str, lang: str, lookup) -> str | None:
         """English for one word; None for a function word; the word itself when the catalog
         knows it or no resource does."""
-        if lang != "zh" and typed in FUNCTION_WORDS.get(lang, ()):
-            return None
         if lookup(folded):  # the catalog (or its everyday-word lexicon) already knows it
             return folded
+        if lang != "zh" and typed in FUNCTION_WORDS.get(lang, ()):
+            return None
         glosses = self.candidates(typed, lang)
         if not glosses:
             return None if (lang, typed) in self._function else folded
-        for gloss in glosses:  # the first gloss the catalog knows, else the dictionary's first
+        for gloss in glosses:  # the first gloss the catalog knows ...
             if lookup(gloss):
                 return gloss
-        return glosses[0]
+        for gloss in glosses:  # ... or whose head word it knows ("leather belt") ...
+            if " " in gloss and lookup(gloss.split()[-1]):
+                return gloss
+        return glosses[0]  # ... else the dictionary's first
 
 
 def _forms(word: str, lang: str) -> list[str]:

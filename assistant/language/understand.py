@@ -21,6 +21,7 @@ FACET_FIELDS = {"category": "categories", "color": "colors", "brand": "brands",
 MAX_NGRAM = 4
 FUZZY_MIN_SCORE = 80
 COMPOUND_MIN_SCORE = 85  # two words joined are long: ask more of them before calling them a typo
+ENGLISH_TYPO_SCORE = 90  # a foreign-looking word this close to a catalog word is an English slip ("leggins")
 NO_FUZZ = frozenset("best good nice size large small long short wide tall high new more less blue "
                     "with from that this what which light dark warm cool soft hard "
                     "than have just also into over under about there their very much really other "
@@ -357,11 +358,23 @@ def detect_intent(text: str) -> str:
 def _read_foreign(query: str, tokens: list[str], parsed: ParsedQuery, vocab: Vocabulary, reader) -> list[str]:
     """English tokens for a query in another language (see translate.py); the tokens as they are
     for English, or when no resource knows the words."""
-    def known(word: str) -> bool:
-        return word in vocab.known_words or bool(vocab.lookup(stem(word)))
+    stems = [stem(t) for t in tokens]
+    in_phrase: set[str] = set()  # words of a catalog phrase the query has ("eau de toilette")
+    for i in range(len(tokens)):
+        for n in range(min(MAX_NGRAM, len(tokens) - i), 1, -1):
+            if vocab.lookup(" ".join(stems[i:i + n])):
+                in_phrase.update(tokens[i:i + n])
+                break
+
+    def known(word: str) -> bool:  # English to the catalog: as spelt, or as a typo it would guess
+        if word in in_phrase or word in vocab.known_words or vocab.lookup(stem(word)):
+            return True
+        forms = vocab.single_word_forms()
+        return _may_be_typo(word, vocab) and bool(_typo_guesses({word, stem(word)}, list(forms), forms, vocab,
+                                                                 min_score=ENGLISH_TYPO_SCORE))
 
     def lookup(phrase: str) -> bool:
-        return bool(vocab.lookup(phrase_key(phrase) or phrase))
+        return phrase in in_phrase or bool(vocab.lookup(phrase_key(phrase) or phrase))
 
     english, reading = reader.read(query, tokens, known, lookup)
     if reading is not None:

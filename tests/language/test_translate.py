@@ -89,3 +89,13 @@ def test_the_answer_says_how_a_foreign_query_was_read(assistant, demo):
     assert "I read 'Sonnenbrille für Damen' as Women Sunglasses" in reply.message, reply.message
     assert reply.response.results and all("Sunglasses" in r.product.category for r in reply.response.results[:5])
     assert "I read" not in conv.handle("women's black heels").message
+
+
+def test_catalog_phrases_and_english_slips_are_not_read_as_foreign(fashion_vocab, reader):
+    """"eau de toilette" is a catalog phrase with a French "de", "leggins" a slip a German dictionary
+    also knows: both stay English, and a Chinese run is cut by CC-CEDICT before the catalog's
+    one-character words ("双肩包" is a backpack, not "包" a handbag)."""
+    for query in ("eau de toilette for women", "leggins"):
+        parsed = parse(query, fashion_vocab, reader=reader)
+        assert parsed.language is None and parsed.to_dict() == parse(query, fashion_vocab).to_dict()
+    assert parse("学生双肩包", fashion_vocab, reader=reader).categories == ["Backpacks"]
