@@ -136,10 +136,13 @@ class Apertium:
             out.append((lemma, tags))
         return out
 
-    def english(self, lemma: str, tags: list[str]) -> list[str]:
-        """English lemmas of one analysis, through each bilingual dictionary in turn."""
+    def english(self, lemma: str, tags: list[str], via: list[str] | None = None) -> list[str]:
+        """English lemmas of one analysis, through each bilingual dictionary in turn; the Spanish
+        lemmas passed on the way are added to `via` (their own dictionary knows more glosses)."""
         current = [f"{lemma}{''.join(f'<{t}>' for t in tags)}"]
-        for step in self.chain:
+        for n, step in enumerate(self.chain):
+            if n and via is not None:
+                via += [re.sub(r"<[^>]+>", "", u).replace("#", "").strip() for u in current]
             found = []
             for unit in current:
                 answer = _UNIT.findall(step(f"^{unit}$ "))  # the space: -b waits for what follows "$"
@@ -388,13 +391,21 @@ class Reader:
                     self._function.add(key)
                     self._cache[key] = []
                     return []
+                verbal: list[str] = []  # shoppers type nouns: a verb reading's glosses go last
                 for lemma, tags in readings:
                     if tags and tags[0] in FUNCTION_TAGS:
                         continue
-                    out += apertium.english(lemma, tags)
+                    via: list[str] = []
+                    glosses = apertium.english(lemma, tags, via)
                     if lemma != word:
-                        out += self._freedict(lemma, lang)
-            out += self._freedict(word, lang)
+                        glosses += self._freedict(lemma, lang)
+                    for spanish in via:  # French/Italian/Portuguese went through Spanish
+                        glosses += self._freedict(spanish, "es")
+                    if tags and tags[0].startswith("vb"):
+                        verbal += glosses
+                    else:
+                        out += glosses
+            out += self._freedict(word, lang) + (verbal if apertium is not None else [])
         out = list(dict.fromkeys(g for g in out if g))
         if len(self._cache) > 50_000:
             self._cache.clear()
