@@ -446,8 +446,8 @@ class Reader:
         accented.update({unaccent(w): w for w in re.findall(r"[^\W\d_]+(?:-[^\W\d_]+)+",
                                                              unicodedata.normalize("NFKC", original).lower())})
         reading = Reading(lang)
-        tokens = self._join_hyphenated(original, tokens, lang) if lang != "zh" else \
-            self._resegment_cjk(tokens, lookup)
+        tokens = self._join_phrases(self._join_hyphenated(original, tokens, lang), accented, lang, lookup) \
+            if lang != "zh" else self._resegment_cjk(tokens, lookup)
         out: list[str] = []
         last_start, owner_at = 0, None
         for token in tokens:
@@ -480,6 +480,24 @@ class Reader:
                     tokens = tokens[:i] + [unaccent(typed)] + tokens[i + len(parts):]
                     break
         return tokens
+
+    def _join_phrases(self, tokens: list[str], accented: dict[str, str], lang: str, lookup) -> list[str]:
+        """Words a dictionary knows together ("kurze Hose": shorts) are read together, longest
+        first; a phrase the catalog already knows is left to it."""
+        dictionary = self._load("freedict", lang)
+        if dictionary is None:
+            return tokens
+        out, i = [], 0
+        while i < len(tokens):
+            for n in (3, 2, 1):
+                typed = " ".join(accented.get(t, t) for t in tokens[i:i + n])
+                if n == 1 or (len(tokens) - i >= n and typed in dictionary
+                              and not lookup(" ".join(tokens[i:i + n]))):
+                    out.append(tokens[i] if n == 1 else " ".join(tokens[i:i + n]))
+                    accented[out[-1]] = typed
+                    i += n
+                    break
+        return out
 
     def _resegment_cjk(self, tokens: list[str], lookup) -> list[str]:
         """Chinese has no spaces: the catalog's words were cut out first ("包" in "双肩包"), so cut
