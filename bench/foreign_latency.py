@@ -10,8 +10,12 @@ Usage: python bench/foreign_latency.py [FOREIGN_QUERY_CSV] [ENGLISH_QUERY_CSV] [
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from assistant.core import Assistant
 from evaluation.search_eval import load_queries, percentile
