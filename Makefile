@@ -20,7 +20,10 @@ $(VENV)/.installed: requirements.lock pyproject.toml Makefile
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 
-# Debian packages the tests use: Chromium for the browser tests.
+# Debian packages the app and tests use: Chromium for the browser tests, Apertium and FreeDict for
+# queries typed in another language (assistant/language/translate.py).
+APERTIUM_PKGS := apertium apertium-eng-spa apertium-fr-es apertium-es-pt apertium-spa-ita
+FREEDICT_PKGS := dict-freedict-deu-eng dict-freedict-fra-eng dict-freedict-spa-eng dict-freedict-ita-eng dict-freedict-por-eng
 system-deps:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "installing Debian chromium for the browser tests"; \
@@ -31,6 +34,9 @@ system-deps:
 	@command -v flite >/dev/null 2>&1 || { \
 	  echo "installing Debian flite: more human voices for the voice tests and bench/voice.py"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq flite >/dev/null; }
+	@dpkg -s $(APERTIUM_PKGS) $(FREEDICT_PKGS) >/dev/null 2>&1 || { \
+	  echo "installing Debian Apertium + FreeDict: queries typed in Spanish, French, German, Italian, Portuguese"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APERTIUM_PKGS) $(FREEDICT_PKGS) >/dev/null; }
 
 run: setup
 	$(PY) -m assistant serve --port $(PORT)

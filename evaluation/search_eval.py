@@ -2,7 +2,7 @@
 
 Inputs are two tab-separated files with a header row:
 
-- queries: `query_id`, `query` [, `query_class`]
+- queries: `query_id`, `query` [, `query_class`] [, `language`: nDCG@k is then also reported per language]
 - labels:  [`id`,] `query_id`, `product_id`, `label` where label is Exact/Partial/Irrelevant or 2/1/0
 
 Metric conventions (all pure functions below, all in [0, 1]):
@@ -129,6 +129,7 @@ class Query:
     id: str
     text: str
     query_class: str = ""
+    language: str = ""
 
 
 def _read_tsv(path: str | Path, required: Sequence[str], what: str) -> tuple[list[dict[str, str]], Path]:
@@ -171,7 +172,7 @@ def load_queries(path: str | Path) -> list[Query]:
             raise ShopperError(f"queries file {path}, line {line}: duplicate query_id {qid!r}.")
         seen.add(qid)
         if text:
-            queries.append(Query(qid, text, row.get("query_class", "")))
+            queries.append(Query(qid, text, row.get("query_class", ""), row.get("language", "")))
     if not queries:
         raise ShopperError(f"queries file {path} has no queries.")
     return queries
@@ -222,6 +223,7 @@ class ModeMetrics:
     mrr_queries: int  # with at least one Exact judgement: MRR averages over these
     skipped: int  # searched but without relevant judgements
     per_query: list[dict] = field(default_factory=list, repr=False)
+    per_language: dict[str, float] = field(default_factory=dict)  # nDCG@k, when queries have a language
 
     def to_dict(self, k: int, per_query: bool = False) -> dict:
         out = {f"ndcg@{k}": round(self.ndcg, 4), f"recall@{SEARCH_DEPTH}": round(self.recall, 4),
@@ -229,6 +231,8 @@ class ModeMetrics:
                "p50_ms": round(self.p50_ms, 2), "p95_ms": round(self.p95_ms, 2),
                "queries": self.queries, "judged_queries": self.judged,
                "mrr_queries": self.mrr_queries, "skipped_no_relevant": self.skipped}
+        if self.per_language:
+            out[f"ndcg@{k}_per_language"] = {lang: round(v, 4) for lang, v in self.per_language.items()}
         if per_query:
             out["per_query"] = self.per_query
         return out
@@ -255,6 +259,14 @@ class EvalReport:
             m = self.metrics[mode]
             lines.append(f"{mode:<8} {m.ndcg:>8.4f} {m.recall:>10.4f} {m.mrr:>6.4f} "
                          f"{m.zero_result_rate:>8.4f} {m.p50_ms:>8.1f} {m.p95_ms:>8.1f} {m.queries:>8}")
+        languages = list(dict.fromkeys(lang for mode in self.modes for lang in self.metrics[mode].per_language))
+        if languages:  # one more block: nDCG@k per language of the queries
+            head = f"{f'nDCG@{self.k}':<8} " + " ".join(f"{lang:>7}" for lang in languages)
+            lines += ["", head, "-" * len(head)]
+            for mode in self.modes:
+                per = self.metrics[mode].per_language
+                lines.append(f"{mode:<8} " + " ".join(f"{per[lang]:>7.4f}" if lang in per else f"{'-':>7}"
+                                                      for lang in languages))
         return "\n".join(lines)
 
     def to_dict(self, per_query: bool = True) -> dict:
@@ -346,7 +358,8 @@ def run_eval(assistant, queries_path: str | Path, labels_path: str | Path, catal
             nd, rec = ndcg_at_k(ranked, judged, k), recall_at_k(ranked, judged, SEARCH_DEPTH)
             rr = reciprocal_rank(ranked, judged, SEARCH_DEPTH)
             rows.append({
-                "query_id": q.id, "query": q.text, "results": len(ranked), "total": response.total,
+                "query_id": q.id, "query": q.text, "language": q.language,
+                "results": len(ranked), "total": response.total,
                 "ms": round(ms, 2), "judged": any(g >= 1 for g in judged.values()),
                 "has_exact": any(g >= 2 for g in judged.values()),
                 "ndcg": round(nd, 4), "recall": round(rec, 4), "rr": round(rr, 4),
@@ -365,6 +378,8 @@ def run_eval(assistant, queries_path: str | Path, labels_path: str | Path, catal
             queries=len(rows), judged=len(judged_rows), mrr_queries=len(exact_rows),
             skipped=len(rows) - len(judged_rows),
             per_query=[{k_: v for k_, v in r.items() if not k_.startswith("_")} for r in rows],
+            per_language={lang: mean(r["_ndcg"] for r in judged_rows if r["language"] == lang)
+                          for lang in dict.fromkeys(r["language"] for r in judged_rows if r["language"])},
         )
         say(f"{mode}: done ({len(rows)} queries)")
 

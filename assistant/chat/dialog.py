@@ -100,7 +100,8 @@ class Conversation:
         query = ParsedQuery(original=query_text, text=query_text, sort=self.sort, intent=parsed.intent)
         response = self.assistant.search(query, catalog=self.catalog, filters=self.filters)
         self.last = response
-        summary = self._summary(response, previous, parsed.corrected)
+        read_as = {**parsed.translated, **parsed.corrected}  # foreign words and typos, said the same way
+        summary = self._summary(response, previous, read_as)
         return Reply(" ".join([summary, *notes]), response, response.filters.describe())
 
     def _cheaper_than_shown(self, prices: np.ndarray) -> float | None:

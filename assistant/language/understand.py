@@ -21,6 +21,7 @@ FACET_FIELDS = {"category": "categories", "color": "colors", "brand": "brands",
 MAX_NGRAM = 4
 FUZZY_MIN_SCORE = 80
 COMPOUND_MIN_SCORE = 85  # two words joined are long: ask more of them before calling them a typo
+ENGLISH_TYPO_SCORE = 90  # a foreign-looking word this close to a catalog word is an English slip ("leggins")
 NO_FUZZ = frozenset("best good nice size large small long short wide tall high new more less blue "
                     "with from that this what which light dark warm cool soft hard "
                     "than have just also into over under about there their very much really other "
@@ -86,6 +87,8 @@ class ParsedQuery:
     intent: str = "search"
     matched: dict[str, str] = field(default_factory=dict)  # query words -> "facet=value"
     corrected: dict[str, str] = field(default_factory=dict)  # misspelt words -> what they were read as
+    language: str | None = None  # a query in another language: its code (es, fr, de, it, pt, zh)
+    translated: dict[str, str] = field(default_factory=dict)  # foreign text -> how it was read in English
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -156,8 +159,8 @@ def _segment_cjk(text: str, vocab: Vocabulary | None) -> str:
     return re.sub("|".join(map(re.escape, cjk_keys)), lambda m: f" {m.group(0)} ", text)
 
 
-def _match_vocabulary(tokens: list[str], parsed: ParsedQuery,
-                      vocab: Vocabulary) -> tuple[list[bool], dict[str, list[str]]]:
+def _match_vocabulary(tokens: list[str], parsed: ParsedQuery, vocab: Vocabulary,
+                      exact: frozenset[str] = frozenset()) -> tuple[list[bool], dict[str, list[str]]]:
     """Greedy longest n-gram match, then fuzzy single words; returns which tokens were used and
     the product types each matched phrase named."""
     used = [False] * len(tokens)
@@ -205,12 +208,13 @@ def _match_vocabulary(tokens: list[str], parsed: ParsedQuery,
     forms = vocab.single_word_forms()
     candidates = list(forms)
     for i, token in enumerate(stems):
-        if used[i] or token in STOPWORDS or not _may_be_typo(tokens[i], vocab) or not candidates:
+        if used[i] or token in STOPWORDS or not _may_be_typo(tokens[i], vocab) or not candidates \
+                or tokens[i] in exact:  # a dictionary's English word is spelt right
             continue
         used[i] = take_guesses(_typo_guesses({token, tokens[i]}, candidates, forms, vocab), tokens[i])
     for i in range(len(tokens) - 1):  # a misspelt compound typed as two words ("flip flpos")
         joined = tokens[i] + tokens[i + 1]
-        if used[i] or used[i + 1] or not joined.isalpha() or len(joined) < 7:
+        if used[i] or used[i + 1] or not joined.isalpha() or len(joined) < 7 or {tokens[i], tokens[i + 1]} & exact:
             continue
         keys = _typo_guesses({joined, stem(joined)}, candidates, forms, vocab, min_score=COMPOUND_MIN_SCORE)
         used[i] = used[i + 1] = take_guesses(keys, f"{tokens[i]} {tokens[i + 1]}")
@@ -223,7 +227,8 @@ def _may_be_typo(word: str, vocab: Vocabulary) -> bool:
     return len(word) >= 4 and word.isalpha() and word not in NO_FUZZ and word not in vocab.known_words
 
 
-def _mend_phrase_typos(tokens: list[str], parsed: ParsedQuery, vocab: Vocabulary) -> list[str]:
+def _mend_phrase_typos(tokens: list[str], parsed: ParsedQuery, vocab: Vocabulary,
+                       exact: frozenset[str] = frozenset()) -> list[str]:
     """Spell a misspelt word the way a two-word catalog phrase does when its other word is there
     exactly ("dress shaes" -> "dress shoe", "clutth purse", "shool bag"), so the phrase, not its
     halves ("dress" + "shoes"), is matched."""
@@ -235,7 +240,7 @@ def _mend_phrase_typos(tokens: list[str], parsed: ParsedQuery, vocab: Vocabulary
             continue
         for typo, wanted in ((i + 1, after.get(a, [])), (i, before.get(b, []))):
             word = out[typo]
-            if not wanted or not _may_be_typo(word, vocab) or vocab.lookup(stem(word)):
+            if not wanted or not _may_be_typo(word, vocab) or vocab.lookup(stem(word)) or word in exact:
                 continue
             scored = [(max(_typo_score(word, w), _typo_score(word, w + "s")), w) for w in wanted]
             scored = [sw for sw in scored if sw[0] >= FUZZY_MIN_SCORE]
@@ -350,8 +355,37 @@ def detect_intent(text: str) -> str:
     return "refine" if REFINE_START.match(folded) else "search"
 
 
-def parse(query: str, vocab: Vocabulary | None = None, matcher=None) -> ParsedQuery:
-    """Parse one message. Without a vocabulary only price, sort, negation and intent are found."""
+def _read_foreign(query: str, tokens: list[str], parsed: ParsedQuery, vocab: Vocabulary, reader) -> list[str]:
+    """English tokens for a query in another language (see translate.py); the tokens as they are
+    for English, or when no resource knows the words."""
+    stems = [stem(t) for t in tokens]
+    in_phrase: set[str] = set()  # words of a catalog phrase the query has ("eau de toilette")
+    for i in range(len(tokens)):
+        for n in range(min(MAX_NGRAM, len(tokens) - i), 1, -1):
+            if vocab.lookup(" ".join(stems[i:i + n])):
+                in_phrase.update(tokens[i:i + n])
+                break
+
+    def known(word: str) -> bool:  # English to the catalog: as spelt, or as a typo it would guess
+        if word in in_phrase or word in vocab.known_words or vocab.lookup(stem(word)):
+            return True
+        forms = vocab.single_word_forms()
+        return _may_be_typo(word, vocab) and bool(_typo_guesses({word, stem(word)}, list(forms), forms, vocab,
+                                                                 min_score=ENGLISH_TYPO_SCORE))
+
+    def lookup(phrase: str) -> bool:
+        return phrase in in_phrase or bool(vocab.lookup(phrase_key(phrase) or phrase))
+
+    english, reading = reader.read(query, tokens, known, lookup)
+    if reading is not None:
+        parsed.language = reading.language
+        parsed.translated[query.strip()] = " ".join(english)
+    return english
+
+
+def parse(query: str, vocab: Vocabulary | None = None, matcher=None, reader=None) -> ParsedQuery:
+    """Parse one message. Without a vocabulary only price, sort, negation and intent are found;
+    with a `reader` (translate.Reader) a query in another language is read into English first."""
     parsed = ParsedQuery(original=query, intent=detect_intent(query))
     text = fold(query)
     text = _take_prices(text, parsed)
@@ -364,9 +398,14 @@ def parse(query: str, vocab: Vocabulary | None = None, matcher=None) -> ParsedQu
     text = _take_negations(text, parsed, vocab)
     text = _segment_cjk(text, vocab)
     tokens = words(text)
+    exact: frozenset[str] = frozenset()
+    if vocab is not None and reader is not None:
+        typed = set(tokens)
+        tokens = _read_foreign(query, tokens, parsed, vocab, reader)
+        exact = frozenset(t for t in tokens if t not in typed)  # English from a dictionary
     if vocab is not None:
-        tokens = _mend_phrase_typos(tokens, parsed, vocab)
-        used, types = _match_vocabulary(tokens, parsed, vocab)
+        tokens = _mend_phrase_typos(tokens, parsed, vocab, exact)
+        used, types = _match_vocabulary(tokens, parsed, vocab, exact)
         narrowest = _nested_types(types, tokens, vocab)
         if narrowest:  # "oxford shoes": Formal Shoes is a kind of Shoes, so the words agree
             parsed.categories[:] = narrowest
@@ -377,6 +416,10 @@ def parse(query: str, vocab: Vocabulary | None = None, matcher=None) -> ParsedQu
     for facet_field in FACET_FIELDS.values():
         values = getattr(parsed, facet_field)
         values[:] = [v for v in values if " ".join(stem(w) for w in words(v)) not in excluded_keys]
+    if parsed.translated:  # say what was understood, as a typo guess is ("I read 'bufanda gris' as ...")
+        values = parsed.genders + parsed.colors + parsed.occasions + parsed.materials + parsed.categories
+        typed = next(iter(parsed.translated))
+        parsed.translated[typed] = " ".join(dict.fromkeys(values)) if values else f"'{parsed.translated[typed]}'"
     parsed.text = " ".join(t for t in tokens if t not in STOPWORDS and t not in
                            {"price", "priced", "cost", "costing", "dollars", "usd"}).strip()
     return parsed

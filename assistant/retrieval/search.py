@@ -131,6 +131,8 @@ def rrf(rankings: list[list[int]], k: int = 60) -> dict[int, float]:
 class SearchEngine:
     """Search over one loaded catalog index. Cheap to query, built once per catalog."""
 
+    reader = None  # reads foreign-language queries (assistant.language.translate.Reader); set by Assistant
+
     def __init__(self, index: CatalogIndex, encoder: TextEncoder, candidate_k: int = 200,
                  rrf_k: int = 60) -> None:
         self.index = index
@@ -173,7 +175,7 @@ class SearchEngine:
 
     def parse(self, text: str) -> ParsedQuery:
         """Understand a message with this catalog's vocabulary and product types."""
-        return parse(text, self.vocab, self.matcher)
+        return parse(text, self.vocab, self.matcher, reader=self.reader)
 
     # ------------------------------------------------------------------ filters
     def mask(self, filters: Filters) -> np.ndarray:

