@@ -148,13 +148,18 @@ def upload_sweep(settings: Settings) -> tuple[int, int]:
 
 def warm_photos(assistant: Assistant, catalog: str) -> None:
     """Load (or build, with a progress bar) the photo index in the background: text search is
-    served meanwhile, and a photo sent before it is ready gets a "try again shortly" message."""
+    served meanwhile, and a photo sent before it is ready gets a "try again shortly" message.
+    Then the foreign-language data, so the first query in another language does not pay for it."""
     try:
         assistant.photo_search(catalog)
     except ShopperError:
         pass  # a catalog without photos
     except Exception:
         log.exception("photo index could not be prepared")
+    try:
+        assistant.engine(catalog).reader.warm()
+    except Exception:
+        log.exception("foreign-language data could not be loaded")
 
 
 def serve(settings: Settings | None = None, host: str | None = None, port: int | None = None,
