@@ -80,7 +80,7 @@ class Conversation:
                 filters.price_max, filters.price_min = (None, filters.price_min) if new.price_min is not None \
                     else (filters.price_max, None)
             if self._wants_cheaper(message) and not np.isnan(engine.prices).all():
-                below = self._cheaper_than_shown(engine.prices)
+                below = self._cheaper_than_shown(engine, filters)
                 if below is None:
                     return self._unchanged("There is nothing cheaper than what is shown here.")
                 filters.price_max, parsed.sort = below, parsed.sort or "price_asc"
@@ -104,12 +104,15 @@ class Conversation:
         summary = self._summary(response, previous, read_as)
         return Reply(" ".join([summary, *notes]), response, response.filters.describe())
 
-    def _cheaper_than_shown(self, prices: np.ndarray) -> float | None:
-        """The highest catalog price below the cheapest product on screen: as an (inclusive) price
-        cap it keeps exactly the products cheaper than everything shown. None: nothing is cheaper."""
+    def _cheaper_than_shown(self, engine, filters: Filters) -> float | None:
+        """The highest price, among products meeting the other filters, below the cheapest product
+        on screen: as an (inclusive) price cap it keeps exactly the cheaper ones of the same kind.
+        None: nothing of that kind is cheaper (a cap from the whole catalog made the search relax
+        to other kinds: "cheaper" grey sofas became anything under $295)."""
         shown = [r.product.price for r in (self.last.results if self.last else []) if r.product.price is not None]
         if not shown:
             return None
+        prices = engine.prices[engine.mask(replace(filters, price_min=None, price_max=None))]
         lower = prices[prices < min(shown)]
         return float(lower.max()) if lower.size else None
 
