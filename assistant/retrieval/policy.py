@@ -238,8 +238,8 @@ class RankingPolicy:
         relaxed = list(plan.relaxed)
         if plan.report_unmet and not exact_total and results:  # say which preferences gave way
             top = results[0].product
-            relaxed += [f for f, name in FILTER_FIELDS.items() if getattr(plan.preferences, f) and
-                        not set(getattr(plan.preferences, f)) & set(product_values(top, name))]
+            relaxed += [facet.field for facet in FACETS if (wanted := getattr(plan.preferences, facet.field))
+                        and not meets(top, facet, wanted)]
         return SearchResponse(parsed, plan.hard, results, total=len(order),
                               facets=self.facet_counts(order), relaxed=relaxed, mode=mode,
                               preferences=plan.preferences, exact_total=exact_total,

@@ -137,6 +137,17 @@ def test_a_unisex_product_meets_a_wish_for_any_gender_everywhere():
     assert policy.weight(unisex, women) == policy.weight(None, women)
 
 
+def test_gave_way_names_only_what_the_top_result_misses(tiny):
+    """'red backpack for women': no red backpack for women; the closest is the blue unisex one.
+    Only the colour gave way: a unisex backpack is for women too (it used to report gender)."""
+    assistant, name, _ = tiny
+    response = assistant.search("red backpack for women", catalog=name, k=3)
+    top = response.results[0]
+    assert response.exact_total == 0 and top.product.id == "p0"
+    assert top.missed_attributes == ["Red"]
+    assert response.relaxed == ["colors"]
+
+
 # ---------------------------------------------------------------------- the policy's steps
 def test_plan_relaxes_facets_in_the_table_order_and_keeps_price_hard():
     policy = RankingPolicy([Product(**p, price=10.0 + i) for i, p in enumerate(PRODUCTS)])
