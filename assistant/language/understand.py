@@ -15,9 +15,8 @@ from rapidfuzz.distance import OSA
 
 from assistant.language.text import STOPWORDS, fold, stem, words
 from assistant.language.vocabulary import Vocabulary, phrase_key
+from assistant.retrieval.facets import BY_NAME, FACETS, Constraints
 
-FACET_FIELDS = {"category": "categories", "color": "colors", "brand": "brands",
-                "gender": "genders", "occasion": "occasions", "material": "materials"}
 MAX_NGRAM = 4
 FUZZY_MIN_SCORE = 80
 COMPOUND_MIN_SCORE = 85  # two words joined are long: ask more of them before calling them a typo
@@ -68,20 +67,12 @@ REFINE_START = re.compile(r"^\s*(?:in|only|just|but|and|with|without|not|no|unde
 
 
 @dataclass
-class ParsedQuery:
-    """What a shopper asked for. `text` is what is left to search after structure is taken out."""
+class ParsedQuery(Constraints):
+    """What a shopper asked for: price bounds, facet values and negations (`Constraints`), plus
+    what is left to search (`text`) after that structure is taken out."""
 
     original: str
     text: str = ""
-    price_min: float | None = None
-    price_max: float | None = None
-    colors: list[str] = field(default_factory=list)
-    materials: list[str] = field(default_factory=list)
-    categories: list[str] = field(default_factory=list)
-    brands: list[str] = field(default_factory=list)
-    genders: list[str] = field(default_factory=list)
-    occasions: list[str] = field(default_factory=list)
-    exclude: list[str] = field(default_factory=list)
     sizes: list[str] = field(default_factory=list)
     sort: str | None = None
     intent: str = "search"
@@ -91,12 +82,11 @@ class ParsedQuery:
     translated: dict[str, str] = field(default_factory=dict)  # foreign text -> how it was read in English
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)  # what was typed first, then the constraints, then the rest
+        return {"original": data.pop("original"), "text": data.pop("text"), **data}
 
     def has_filters(self) -> bool:
-        return any([self.price_min is not None, self.price_max is not None, self.colors,
-                    self.materials, self.categories, self.brands, self.genders, self.occasions,
-                    self.exclude])
+        return not self.is_empty()
 
 
 def _amount(number: str, thousands: str | None) -> float:
@@ -283,7 +273,7 @@ def _typo_guesses(spellings: set[str], candidates: list[str], forms: dict[str, s
 
 def _apply_hits(parsed: ParsedQuery, hits: list[tuple[str, str]], words_seen: str) -> None:
     for facet, value in hits:
-        target = getattr(parsed, FACET_FIELDS[facet])
+        target = getattr(parsed, BY_NAME[facet].field)
         if value not in target:
             target.append(value)
     parsed.matched[words_seen] = ", ".join(f"{f}={v}" for f, v in hits)
@@ -413,8 +403,8 @@ def parse(query: str, vocab: Vocabulary | None = None, matcher=None, reader=None
             _semantic_category(tokens, used, parsed, vocab, matcher)
     # a facet value the shopper excluded must not also be a filter ("shoes not black")
     excluded_keys = {" ".join(stem(w) for w in e.split()) for e in parsed.exclude}
-    for facet_field in FACET_FIELDS.values():
-        values = getattr(parsed, facet_field)
+    for facet in FACETS:
+        values = getattr(parsed, facet.field)
         values[:] = [v for v in values if " ".join(stem(w) for w in words(v)) not in excluded_keys]
     if parsed.translated:  # say what was understood, as a typo guess is ("I read 'bufanda gris' as ...")
         values = parsed.genders + parsed.colors + parsed.occasions + parsed.materials + parsed.categories

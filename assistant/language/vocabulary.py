@@ -12,10 +12,10 @@ from typing import Iterable
 from catalog.schema import Product
 
 from assistant.language.text import stem, words
+from assistant.retrieval.facets import FACET_NAMES, FACETS, product_values
 
 GENERIC_PARTS = frozenset("and or of the with set gift free accessory accessories other good goods "
                           "personal care home wear item".split())
-FACETS = ("category", "color", "brand", "gender", "occasion", "material")
 
 # Everyday words -> catalog values they may stand for (kept only if the catalog has the value).
 SYNONYMS: dict[str, dict[str, list[str]]] = {
@@ -200,24 +200,19 @@ class Vocabulary:
     def from_products(cls, products: Iterable[Product]) -> "Vocabulary":
         vocab = cls()
         for p in products:
-            for level in p.category:
-                vocab.values["category"][level] += 1
+            for facet in FACETS:  # every level of the category path is a value
+                for value in product_values(p, facet):
+                    vocab.values[facet.name][value] += 1
             if p.category:
                 vocab.ancestors[p.category[-1]].update(p.category)
-            for colour in p.colors:
-                vocab.values["color"][colour] += 1
-            for facet, value in (("brand", p.brand), ("gender", p.gender),
-                                 ("occasion", p.occasion), ("material", p.material)):
-                if value:
-                    vocab.values[facet][value] += 1
             vocab.known_words.update(words(p.search_text()))
         vocab._index()
         return vocab
 
     def _index(self) -> None:
         table: dict[str, list[tuple[str, str]]] = defaultdict(list)
-        canonical: dict[str, dict[str, str]] = {f: {} for f in FACETS}
-        for facet in FACETS:
+        canonical: dict[str, dict[str, str]] = {f: {} for f in FACET_NAMES}
+        for facet in FACET_NAMES:
             for value in self.values[facet]:
                 key = phrase_key(value)
                 if key:

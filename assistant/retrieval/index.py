@@ -73,7 +73,7 @@ def swap_in(tmp: Path, final: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _sha256(path: Path) -> str:
+def sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -89,7 +89,7 @@ def source_fingerprint(source: CatalogSource) -> str:
     digest = hashlib.sha256(f"{FORMAT_VERSION}:{source.kind}".encode())
     for f in files:
         digest.update(f.name.encode())
-        digest.update(_sha256(f).encode())
+        digest.update(sha256(f).encode())
     return digest.hexdigest()[:16]
 
 
@@ -226,7 +226,7 @@ def build_index(name: str, settings: Settings, progress: bool = True,
         "skipped_count": len(report.errors), "index_kind": type(dense).__name__,
         "build_seconds": round(time.time() - started, 2),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "checksums": {f: _sha256(tmp / f) for f in ARTIFACTS + ("vectors.npy",)},
+        "checksums": {f: sha256(tmp / f) for f in ARTIFACTS + ("vectors.npy",)},
     }
     backend = None
     if settings.vector_backend == "milvus":
@@ -257,7 +257,7 @@ def check_index(name: str, settings: Settings) -> dict:
         raise IndexProblem(f"catalog {name!r} changed since its index was built")
     for fname, digest in manifest.get("checksums", {}).items():
         path = folder / fname
-        if not path.exists() or _sha256(path) != digest:
+        if not path.exists() or sha256(path) != digest:
             raise IndexProblem(f"index file {fname} for {name!r} is missing or corrupt")
     if not (folder / "keyword").is_dir():
         raise IndexProblem(f"keyword index for {name!r} is missing")

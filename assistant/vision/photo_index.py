@@ -25,8 +25,10 @@ from tqdm import tqdm
 
 from assistant.config import Settings
 from assistant.errors import CatalogError, ShopperError
-from assistant.retrieval.index import CatalogIndex, IndexProblem, _sha256, index_folder, swap_in
-from assistant.retrieval.search import FILTER_FIELDS, Filters, Result, SearchEngine, SearchResponse, merge_filters
+from assistant.retrieval.facets import BY_NAME, FACETS, Filters, product_values
+from assistant.retrieval.index import CatalogIndex, IndexProblem, index_folder, sha256, swap_in
+from assistant.retrieval.policy import Candidates, Plan, Result, SearchResponse, split_constraints
+from assistant.retrieval.search import SearchEngine
 from assistant.language.understand import ParsedQuery, parse
 from assistant.vision.images import (COLOUR_DIM, COLOUR_IS_HIST, COLOUR_VERSION, HSV_DIM, ImageEncoder,
                               colour_features, load_image, load_image_encoder)
@@ -34,8 +36,7 @@ from assistant.vision.images import (COLOUR_DIM, COLOUR_IS_HIST, COLOUR_VERSION,
 log = logging.getLogger(__name__)
 FORMAT_VERSION = 2  # 2: CIELAB colour features, per-head regularisation
 ARTIFACTS = ("vectors.npy", "colours.npy", "rows.npy", "probe.npz")
-ATTRIBUTES = ("category", "color", "gender", "occasion")  # facets a photo can tell
-ATTR_FIELD = {"category": "categories", "color": "colors", "gender": "genders", "occasion": "occasions"}
+ATTRIBUTES = tuple(f.name for f in FACETS if f.photo)  # facets a photo can tell
 HELD_OUT_BUCKETS = 2  # product ids hashed into 10 buckets; buckets 0-1 (20%) are never trained on
 COLOUR_WEIGHT = 4.0   # how much the colour histogram counts next to the embedding (features and ranking)
 SAME_ITEM = 0.97     # cosine above which two photos show the same product
@@ -53,11 +54,7 @@ def held_out(product_id: str) -> bool:
 
 def attribute_value(product, attr: str) -> str:
     """The label a probe learns: leaf category, first colour, gender, occasion."""
-    if attr == "category":
-        return product.leaf_category
-    if attr == "color":
-        return product.colors[0] if product.colors else ""
-    return getattr(product, attr, "") or ""
+    return next(iter(product_values(product, attr, leaf=True)), "")
 
 
 # ---------------------------------------------------------------------- probes
@@ -258,7 +255,7 @@ def build_photo_index(index: CatalogIndex, settings: Settings, progress: bool = 
         "held_out_photos": int((~train).sum()), "held_out_accuracy": accuracy,
         "build_seconds": round(time.time() - started, 2),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "checksums": {f: _sha256(tmp / f) for f in ARTIFACTS},
+        "checksums": {f: sha256(tmp / f) for f in ARTIFACTS},
     }
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
     swap_in(tmp, folder)
@@ -282,13 +279,13 @@ def _read_cache(name: str, settings: Settings, encoder: ImageEncoder) -> dict[st
         manifest = json.loads((folder / "manifest.json").read_text())
         if manifest.get("encoder") != encoder.name:
             return {}
-        if _sha256(folder / "vectors.npy") != manifest["checksums"]["vectors.npy"]:
+        if sha256(folder / "vectors.npy") != manifest["checksums"]["vectors.npy"]:
             return {}
         keys = json.loads((folder / "keys.json").read_text())
         vecs = np.load(folder / "vectors.npy", allow_pickle=False)
         cols = [None] * len(keys)
         if manifest.get("colour_version") == COLOUR_VERSION and \
-                _sha256(folder / "colours.npy") == manifest["checksums"]["colours.npy"]:
+                sha256(folder / "colours.npy") == manifest["checksums"]["colours.npy"]:
             loaded = np.load(folder / "colours.npy", allow_pickle=False)
             if loaded.shape == (len(keys), COLOUR_DIM):
                 cols = list(loaded)
@@ -323,7 +320,7 @@ def check_photo_index(index: CatalogIndex, settings: Settings) -> dict:
             raise IndexProblem(f"photo index for {index.name!r} is stale ({key} changed)")
     for fname, digest in manifest.get("checksums", {}).items():
         path = folder / fname
-        if not path.exists() or _sha256(path) != digest:
+        if not path.exists() or sha256(path) != digest:
             raise IndexProblem(f"photo index file {fname} for {index.name!r} is missing or corrupt")
     return manifest
 
@@ -393,10 +390,10 @@ class PhotoSearch:
     def preferences(self, query: PhotoQuery, drop: set[str] | None = None) -> Filters:
         """Confident recognised attributes (minus the ones the shopper removed) as soft filters."""
         soft = Filters()
-        for attr, fname in ATTR_FIELD.items():
+        for attr in ATTRIBUTES:
             best = query.best(attr)
             if best and best[1] >= MIN_CONFIDENCE[attr] and best[0] not in (drop or ()):
-                setattr(soft, fname, [best[0]])
+                setattr(soft, BY_NAME[attr].field, [best[0]])
         return soft
 
     def search(self, query: PhotoQuery, text: str | None = None, k: int = 10,
@@ -407,67 +404,59 @@ class PhotoSearch:
         `text` ("like this but in blue") is parsed with the catalog vocabulary; the colour,
         category, gender or occasion it names replaces the recognised one; its price bounds and
         negations are hard, like in text search. `filters` are hard (chips, CLI flags).
+        The steps are the text search's (policy.py); only retrieval differs.
         """
+        # understand: the words typed with the photo, and what the photo shows
         parsed = parse(text, self.engine.vocab) if text else ParsedQuery(original="")
+        soft, typed = self._wishes(query, parsed, drop or set())
+        # plan: the same hard filters as text search, the photo's attributes as preferences
+        hard, _ = split_constraints(parsed, filters)
+        plan = self.engine.policy.plan(hard, soft, typed, report_unmet=False)
+        # retrieve: nearest photos in each pool
+        found = self.retrieve(query, plan, k, exclude_ids, candidates)
+        # order and answer: typed words, then the very item, then preferences, then looks
+        policy = self.engine.policy
+        response = policy.respond(parsed, plan, found, policy.order(found, plan), k, mode="photo",
+                                  recognised=query.recognised)
+        looks = looks_like(query, soft)
+        for r in response.results:
+            r.why = explain_photo(r, looks)
+        return response
+
+    def _wishes(self, query: PhotoQuery, parsed: ParsedQuery, drop: set[str]) -> tuple[Filters, Filters]:
+        """(preferences, typed): recognised attributes, replaced by any the shopper typed; chips the
+        shopper removed stay removed."""
         soft = self.preferences(query, drop)
         typed = Filters()  # what the shopper typed outranks what was recognised
-        for fname in ("categories", "colors", "genders", "occasions", "brands", "materials"):
-            if getattr(parsed, fname):
-                setattr(soft, fname, list(getattr(parsed, fname)))
-                setattr(typed, fname, list(getattr(parsed, fname)))
-        for fname in ATTR_FIELD.values():  # chips the shopper removed stay removed
-            setattr(soft, fname, [v for v in getattr(soft, fname) if v not in (drop or ())])
-            setattr(typed, fname, [v for v in getattr(typed, fname) if v not in (drop or ())])
-        hard = Filters(parsed.price_min, parsed.price_max, exclude=list(parsed.exclude))
-        if filters is not None:
-            hard = merge_filters(hard, filters)
-        hard_mask, relaxed = self.engine._mask_with_relaxation(hard)
-        for name in relaxed:
-            setattr(hard, name, [])
-        preferred = merge_filters(hard, soft)
-        skip = {i for i, p in enumerate(self.products) if exclude_ids and p.id in exclude_ids} \
-            if exclude_ids else set()
+        for facet in FACETS:
+            if getattr(parsed, facet.field):
+                setattr(soft, facet.field, list(getattr(parsed, facet.field)))
+                setattr(typed, facet.field, list(getattr(parsed, facet.field)))
+        for attr in ATTRIBUTES:
+            fname = BY_NAME[attr].field
+            setattr(soft, fname, [v for v in getattr(soft, fname) if v not in drop])
+            setattr(typed, fname, [v for v in getattr(typed, fname) if v not in drop])
+        return soft, typed
 
-        pools = [self.engine.mask(preferred)]
-        if soft.categories and any(getattr(soft, f) for f in FILTER_FIELDS if f != "categories"):
-            pools.append(self.engine.mask(merge_filters(hard, Filters(categories=soft.categories))))
-        pools.append(hard_mask)
+    def retrieve(self, query: PhotoQuery, plan: Plan, k: int, exclude_ids: set[str] | None,
+                 candidates: int) -> Candidates:
+        """Nearest photos in each pool of the plan (until there are enough), nudged by colour."""
+        skip = [i for i, p in enumerate(self.products) if p.id in exclude_ids] if exclude_ids else []
         q = np.ascontiguousarray(query.vector.reshape(1, -1), dtype=np.float32)
         sims: dict[int, float] = {}
-        for pool in pools:
-            pool = pool.copy()
+        for pool in plan.pools:
+            pool = self.engine.policy.everything.copy() if pool is None else pool.copy()
             if skip:
-                pool[list(skip)] = False
+                pool[skip] = False
             sims.update(self._nearest(q, pool, max(candidates, k + len(skip))))
             if len(sims) >= max(candidates, k):
                 break
         # colour histogram similarity nudges same-coloured items up among equally good shapes
         score = {d: s + COLOUR_WEIGHT * 0.05 * self._colour_sim(query, d) for d, s in sims.items()}
-        def weigh(p):
-            return self.engine._preference_weight(p, soft) + 100 * self.engine._preference_weight(p, typed)
-
-        weight = {d: weigh(self.products[d]) for d in score}
-        typed_w = {d: self.engine._preference_weight(self.products[d], typed) for d in score}
-        same = {d for d, s in sims.items() if s >= SAME_ITEM}  # the very item photographed: first,
-        order = sorted(score, key=lambda d: (-typed_w[d], d not in same, -weight[d], -score[d], d))  # unless words say otherwise
-        full = weigh(None)
-        looks = looks_like(query, soft)
+        same = {d for d, s in sims.items() if s >= SAME_ITEM}  # the very item photographed
         dense_rank = {d: r for r, d in enumerate(sorted(sims, key=lambda d: -sims[d]), 1)}
-        from assistant.retrieval.search import _missed, _satisfied
-
-        results = []
-        for rank, d in enumerate(order[:k], 1):
-            p = self.products[d]
-            r = Result(product=p, score=score[d], rank=rank, dense_rank=dense_rank[d],
-                       dense_score=sims[d], matched_attributes=_satisfied(p, preferred),
-                       missed_attributes=_missed(p, soft), exact=weight[d] >= full)
-            r.why = explain_photo(r, looks)
-            results.append(r)
-        exact_total = sum(1 for d in order if weight[d] >= full)
-        return SearchResponse(parsed, hard, results, total=len(order),
-                              facets=self.engine.facet_counts(order), relaxed=relaxed, mode="photo",
-                              preferences=soft, exact_total=exact_total,
-                              recognised={a: v for a, v in query.recognised.items()})
+        return Candidates(score, first=same,
+                          signals=lambda d: {"dense_rank": dense_rank[d], "dense_score": sims[d]})
 
     def _nearest(self, q: np.ndarray, mask: np.ndarray, limit: int) -> dict[int, float]:
         if not mask.any():

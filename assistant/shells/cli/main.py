@@ -10,7 +10,8 @@ import time
 
 from assistant.config import get_settings
 from assistant.errors import ShopperError
-from assistant.retrieval.search import MODES, Filters
+from assistant.retrieval.facets import FACETS, Filters
+from assistant.retrieval.search import MODES
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,8 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--price-min", type=float)
     p.add_argument("--price-max", type=float)
-    for name in ("category", "color", "brand", "gender", "material", "occasion"):
-        p.add_argument(f"--{name}", action="append", default=[], help=f"filter on {name} (repeatable)")
+    for facet in FACETS:
+        p.add_argument(f"--{facet.name}", action="append", default=[],
+                       help=f"filter on {facet.label.lower()} (repeatable)")
 
     sub.add_parser("catalogs", help="list catalogs and their index status")
 
@@ -130,9 +132,8 @@ def _cmd_search(args, settings) -> int:
 
     assistant = Assistant(settings, progress=True)
     catalog = settings.resolve_catalog(args.catalog)
-    filters = Filters(price_min=args.price_min, price_max=args.price_max, categories=args.category,
-                      colors=args.color, brands=args.brand, genders=args.gender,
-                      materials=args.material, occasions=args.occasion)
+    filters = Filters(price_min=args.price_min, price_max=args.price_max,
+                      **{facet.field: getattr(args, facet.name) for facet in FACETS})
     assistant.validate_filters(filters)  # fail fast, before loading models
     if args.image:  # photo search (photo_commands.py)
         from assistant.shells.cli.photo_commands import cmd_search_image
