@@ -190,3 +190,18 @@ def test_real_shopper_queries(demo_vocab, query, expected):
             assert sorted(got) == sorted(want), (query, key, p)
         else:
             assert got == want, (query, key, p)
+
+
+def test_everyday_words_are_data_with_a_source_for_every_entry():
+    """Issue 16: the lexicon lives in a data file, each entry naming where it came from."""
+    import re
+
+    from assistant.language.vocabulary import EVERYDAY_WORDS, load_everyday_words
+
+    text = EVERYDAY_WORDS.read_text(encoding="utf-8")
+    described = set(re.findall(r"^#\s+([0-9a-f]{7})\s", text, flags=re.M))
+    rows = [line.split("\t") for line in text.splitlines() if line and not line.startswith("#")][1:]
+    assert rows and all(len(r) == 4 and r[2] and r[3] in described for r in rows)
+    loaded = load_everyday_words()
+    assert sum(len(v) for v in loaded.values()) == len(rows)
+    assert loaded["color"]["navy"] == ["navy blue", "blue"]
