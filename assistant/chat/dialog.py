@@ -79,7 +79,7 @@ class Conversation:
                 # "over 500" after "under 100": the bound just named replaces the one it contradicts
                 filters.price_max, filters.price_min = (None, filters.price_min) if new.price_min is not None \
                     else (filters.price_max, None)
-            if self._wants_cheaper(message) and not np.isnan(engine.prices).all():
+            if self._wants_cheaper(message) and not np.isnan(engine.policy.prices).all():
                 below = self._cheaper_than_shown(engine, filters)
                 if below is None:
                     return self._unchanged("There is nothing cheaper than what is shown here.")
@@ -89,7 +89,7 @@ class Conversation:
         else:
             filters = Filters.from_parsed(parsed)
             query_text = parsed.text or message
-        if (filters.price_min is not None or filters.price_max is not None) and np.isnan(engine.prices).all():
+        if (filters.price_min is not None or filters.price_max is not None) and np.isnan(engine.policy.prices).all():
             # a price on a catalog without prices would match nothing and lose the other filters
             filters.price_min = filters.price_max = None
             notes.append("This catalog lists no prices, so I left the price out and kept your other filters.")
@@ -112,7 +112,7 @@ class Conversation:
         shown = [r.product.price for r in (self.last.results if self.last else []) if r.product.price is not None]
         if not shown:
             return None
-        prices = engine.prices[engine.mask(replace(filters, price_min=None, price_max=None))]
+        prices = engine.policy.prices[engine.policy.mask(replace(filters, price_min=None, price_max=None))]
         lower = prices[prices < min(shown)]
         return float(lower.max()) if lower.size else None
 
