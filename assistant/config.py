@@ -24,6 +24,13 @@ def catalog_name_for(path: Path) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-_")[:48] or "custom"
 
 
+def source_kind(path: Path) -> str:
+    """The adapter kind for a file or folder: the fashion photo set, a WANDS layout, or a table export."""
+    if path.is_dir():
+        return "fashion" if (path / "styles.csv").exists() else "wands"
+    return "wands" if path.name == "product.csv" else "table"
+
+
 class CatalogSource(BaseModel):
     """Where a named catalog comes from: adapter kind + path (relative paths are from the repo)."""
 
@@ -58,6 +65,7 @@ class Settings(BaseModel):
     candidate_k: int = 200
     rrf_k: int = 60
     max_message_chars: int = 2000
+    index_watch_seconds: float = Field(2.0, description="a loaded catalog checks at most this often whether its index on disk has a new version (assistant sync) and reloads it in the background; 0 = never")
     num_threads: int = 2
     # voice queries (docs/voice.md): Whisper backend + model, and limits on recordings
     speech_backend: str = Field("faster-whisper", description="faster-whisper | openai-whisper")
@@ -119,12 +127,7 @@ class Settings(BaseModel):
     def register_path(self, path: str) -> str:
         """Let `--catalog` be a file or folder: a JSONL/CSV export, a WANDS folder or product.csv."""
         source = Path(path).resolve()
-        if source.is_dir():
-            kind = "fashion" if (source / "styles.csv").exists() else "wands"
-        elif source.name == "product.csv":
-            kind = "wands"
-        else:
-            kind = "table"
+        kind = source_kind(source)
         name = catalog_name_for(source)
         taken = self.catalogs.get(name)
         if taken is not None and Path(taken.path).resolve() != source:

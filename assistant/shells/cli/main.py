@@ -37,6 +37,10 @@ def _parser() -> argparse.ArgumentParser:
     for name in ("category", "color", "brand", "gender", "material", "occasion"):
         p.add_argument(f"--{name}", action="append", default=[], help=f"filter on {name} (repeatable)")
 
+    p = sub.add_parser("sync", help="apply a new export of a catalog (adds, changes, deletes) without a full rebuild")
+    p.add_argument("--catalog", required=True, help="catalog name (or the path it was first built from)")
+    p.add_argument("file", help="the new export (same formats as build: JSONL, CSV, WANDS, ...)")
+
     sub.add_parser("catalogs", help="list catalogs and their index status")
 
     p = sub.add_parser("eval-multilingual", help="top-10 overlap of translated queries with English")
@@ -122,6 +126,16 @@ def _cmd_build(args, settings) -> int:
         for row in m["skipped_rows"][:20]:
             print(f"  skipped {row}", file=sys.stderr)
         _build_photos(name, settings, args.force)
+    return 0
+
+
+def _cmd_sync(args, settings) -> int:
+    from assistant.retrieval.sync import sync_index  # docs: README "Keeping a catalog up to date"
+
+    result = sync_index(settings.resolve_catalog(args.catalog), settings, args.file, progress=True)
+    print(result.summary(), file=sys.stderr)
+    for row in result.skipped[:20]:
+        print(f"  skipped {row}", file=sys.stderr)
     return 0
 
 
@@ -301,6 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     handlers["eval-photos"] = _cmd_eval_photos
     handlers["transcribe"] = _cmd_transcribe
     handlers["bench"] = _cmd_bench
+    handlers["sync"] = _cmd_sync
     handlers.update({name: (lambda a, s, n=name: _history_command(n, a, s))
                      for name in ("recommend", "forget", "eval-recs")})
     try:
