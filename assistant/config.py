@@ -24,13 +24,6 @@ def catalog_name_for(path: Path) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-_")[:48] or "custom"
 
 
-def source_kind(path: Path) -> str:
-    """The adapter kind for a file or folder: the fashion photo set, a WANDS layout, or a table export."""
-    if path.is_dir():
-        return "fashion" if (path / "styles.csv").exists() else "wands"
-    return "wands" if path.name == "product.csv" else "table"
-
-
 class CatalogSource(BaseModel):
     """Where a named catalog comes from: adapter kind + path (relative paths are from the repo)."""
 
@@ -127,7 +120,12 @@ class Settings(BaseModel):
     def register_path(self, path: str) -> str:
         """Let `--catalog` be a file or folder: a JSONL/CSV export, a WANDS folder or product.csv."""
         source = Path(path).resolve()
-        kind = source_kind(source)
+        if source.is_dir():
+            kind = "fashion" if (source / "styles.csv").exists() else "wands"
+        elif source.name == "product.csv":
+            kind = "wands"
+        else:
+            kind = "table"
         name = catalog_name_for(source)
         taken = self.catalogs.get(name)
         if taken is not None and Path(taken.path).resolve() != source:

@@ -237,10 +237,12 @@ def _connect(name: str, settings: Settings, folder: Path, manifest: dict, dense:
 
 def write_index(name: str, settings: Settings, source: CatalogSource, products: list[Product],
                 vectors: np.ndarray, encoder_name: str, report: LoadReport, started: float,
-                extra: dict | None = None, progress: bool = False) -> CatalogIndex:
+                extra: dict | None = None, progress: bool = False,
+                lines: list[str] | None = None) -> CatalogIndex:
     """Build FAISS + bm25s from products and their vectors, write them with a manifest to a temporary
     folder and swap it in. The photo index (`images/`) is carried over by hard links, so its
-    cached photo vectors survive and only new photos are embedded again."""
+    cached photo vectors survive and only new photos are embedded again. `lines`: the products'
+    JSON when the caller has it already (sync)."""
     dense = make_dense_index(vectors, settings.index_kind)
     keyword = _keyword_index(products)
     final = index_folder(name, settings)
@@ -248,8 +250,11 @@ def write_index(name: str, settings: Settings, source: CatalogSource, products: 
     tmp.mkdir(parents=True)
     try:
         with (tmp / "products.jsonl").open("w", encoding="utf-8") as fh:
-            for p in tqdm(products, desc=f"writing {name}", unit="item", disable=not progress):
-                fh.write(p.model_dump_json() + "\n")
+            if lines is not None:
+                fh.writelines(line + "\n" for line in lines)
+            else:
+                for p in tqdm(products, desc=f"writing {name}", unit="item", disable=not progress):
+                    fh.write(p.model_dump_json() + "\n")
         faiss.write_index(dense, str(tmp / "dense.faiss"))
         keyword.save(str(tmp / "keyword"), show_progress=False)
         np.save(tmp / "vectors.npy", vectors)

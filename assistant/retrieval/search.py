@@ -11,6 +11,7 @@ import numpy as np
 
 from catalog.schema import Product
 
+from assistant.errors import ShopperError
 from assistant.models.encoders import TextEncoder
 from assistant.retrieval.index import CatalogIndex
 from assistant.language.text import stem, tokenize, words
@@ -336,6 +337,8 @@ class SearchEngine:
     def position(self, product_id: str) -> int:
         if not hasattr(self, "_positions"):
             self._positions = {p.id: i for i, p in enumerate(self.products)}
+        if product_id not in self._positions:  # e.g. removed by `assistant sync` since it was shown
+            raise ShopperError("That product is no longer in the catalog; try a new search.")
         return self._positions[product_id]
 
     def similar(self, product_id: str, k: int = 10, filters: Filters | None = None) -> SearchResponse:

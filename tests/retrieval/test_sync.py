@@ -240,6 +240,33 @@ def test_sync_of_an_unknown_catalog_exits_2(tmp_path):
 
 # --- a running app picks the new version up ------------------------------------------------------
 
+def test_assistant_swaps_in_the_new_version_and_old_engine_keeps_working(built, tmp_path):
+    """In one process: the loaded engine is replaced in the background after a sync; a search that
+    still holds the old engine object answers from the old version; "more like" a product the sync
+    deleted gets a shopper message instead of a KeyError."""
+    from assistant.chat.dialog import Conversation
+    from assistant.errors import ShopperError
+
+    settings, name, _ = copy_store(built, tmp_path)
+    settings.index_watch_seconds = 0.2
+    assistant = Assistant(settings, progress=False)
+    old = assistant.engine(name)
+    chat = Conversation(assistant, catalog=name)
+    shown = chat.handle("white porcelain mug")
+    assert shown.response.results[0].product.id == "m2"
+    sync_index(name, settings, write_export(tmp_path / "v2.csv", v2_rows()), progress=False)
+    deadline = time.monotonic() + 60
+    while assistant.engine(name) is old and time.monotonic() < deadline:
+        time.sleep(0.2)
+    new = assistant.engine(name)
+    assert new is not old and new.index.manifest["sync"]["added"] == 2
+    assert "m2" in {p.id for p in old.products} and "m2" not in {p.id for p in new.products}
+    assert ids(old.search("copper whistling kettle", k=3)) != ids(new.search("copper whistling kettle", k=3))
+    assert ids(new.search("copper whistling kettle", k=1)) == ["k3"]
+    with pytest.raises(ShopperError, match="no longer in the catalog"):  # the shells show it
+        chat.handle("more like the first one")
+
+
 def test_running_app_picks_up_a_sync_without_restart(built, tmp_path):
     """A real `assistant serve`; `assistant sync` in another process; answers change (new product
     in, deleted one out) without a restart, and searches during the sync keep answering."""

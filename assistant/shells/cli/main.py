@@ -232,9 +232,10 @@ def _cmd_parse(args, settings) -> int:
 
 
 def _cmd_catalogs(args, settings) -> int:
-    from assistant.retrieval.index import check_index, IndexProblem
+    from assistant.retrieval.index import check_index, current_source, IndexProblem
 
     for name, source in sorted(settings.catalogs.items()):
+        source = current_source(name, settings) or source  # the last synced export, if any
         available = name in settings.available_catalogs()
         try:
             status = f"indexed ({check_index(name, settings)['count']} products)"
