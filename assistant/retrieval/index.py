@@ -297,9 +297,13 @@ def load_report(name: str, source: CatalogSource) -> LoadReport:
 def build_index(name: str, settings: Settings, progress: bool = True,
                 report: LoadReport | None = None, source: CatalogSource | None = None) -> CatalogIndex:
     """Load the source, embed every product, write artifacts atomically, return the index."""
-    source = source or current_source(name, settings)
+    previous = read_manifest(name, settings) or {}
+    source = source or current_source(name, settings, previous)
     if source is None:
         raise CatalogError(f"unknown catalog {name!r}; known: {', '.join(sorted(settings.catalogs))}")
+    # a rebuild of a synced catalog keeps its sync record, so it keeps following the synced export
+    extra = {"sync": previous["sync"]} if previous.get("sync") and \
+        previous.get("source_path") == str(source.path) else None
     started = time.time()
     report = report or load_report(name, source)
     for err in report.errors:
@@ -309,7 +313,7 @@ def build_index(name: str, settings: Settings, progress: bool = True,
     vectors = encoder.encode_documents([p.search_text() for p in products], progress=progress)
     with writer_lock(name, settings):
         return write_index(name, settings, source, products, vectors, encoder.name, report, started,
-                           progress=progress)
+                           extra=extra, progress=progress)
 
 
 def check_index(name: str, settings: Settings, fresh: bool = True) -> dict:

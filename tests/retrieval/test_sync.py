@@ -194,6 +194,8 @@ def test_next_start_uses_the_synced_export_without_rebuilding(built, tmp_path):
     assert json.loads(proc.stdout)["results"][0]["id"] == "k3"
     assert "building" not in proc.stderr
     assert check_index(name, settings)["version"] == version
+    build_index(name, settings, progress=False)  # a full rebuild (build --force, damage) reads it too
+    assert check_index(name, settings)["count"] == len(v2_rows())
 
 
 def test_sync_reports_bad_rows_with_line_numbers(built, tmp_path):
