@@ -83,8 +83,11 @@ class Assistant:
             return
         current = self._manifest_stat(name)
         with self._lock:
-            self._watch[name] = (now, stat if current is None else current)
-            if current is None or current == stat or name in self._reloading:
+            if current is None or name in self._reloading:  # mid-swap, or busy: look again next time
+                self._watch[name] = (now, stat)
+                return
+            self._watch[name] = (now, current)
+            if current == stat:
                 return
             try:
                 version = json.loads((index_folder(name, self.settings) / "manifest.json").read_text()).get("version")

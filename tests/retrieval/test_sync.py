@@ -8,8 +8,6 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -22,7 +20,7 @@ from assistant.core import Assistant
 from assistant.models.encoders import load_text_encoder
 from assistant.retrieval.index import IndexProblem, build_index, check_index, index_folder
 from assistant.retrieval.sync import sync_index
-from tests.shells.test_cli import ROOT, run_cli
+from tests.shells.test_cli import run_cli
 
 FIELDS = ["id", "title", "price", "category", "color", "description"]
 ROWS = [
