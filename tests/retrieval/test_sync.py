@@ -265,6 +265,14 @@ def test_assistant_swaps_in_the_new_version_and_old_engine_keeps_working(built, 
     assert ids(new.search("copper whistling kettle", k=1)) == ["k3"]
     with pytest.raises(ShopperError, match="no longer in the catalog"):  # the shells show it
         chat.handle("more like the first one")
+    # a second sync (back to the first export) is picked up too, and the catalog follows it again
+    result = sync_index(name, settings, settings.catalogs[name].path, progress=False)
+    assert (result.added, result.deleted, result.embedded) == (1, 2, 2)
+    deadline = time.monotonic() + 60
+    while assistant.engine(name) is new and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert ids(assistant.search("white porcelain mug", catalog=name, k=1)) == ["m2"]
+    assert check_index(name, settings)["source_path"] == settings.catalogs[name].path
 
 
 def test_running_app_picks_up_a_sync_without_restart(built, tmp_path):
