@@ -61,6 +61,7 @@ class Settings(BaseModel):
     candidate_k: int = Field(200, ge=1)
     rrf_k: int = Field(60, ge=1)
     max_message_chars: int = Field(2000, ge=1)
+    index_watch_seconds: float = Field(2.0, ge=0, description="a loaded catalog checks at most this often whether its index on disk has a new version (assistant sync) and reloads it in the background; 0 = never")
     num_threads: int = Field(2, ge=1)
     # voice queries (docs/voice.md): Whisper backend + model, and limits on recordings
     speech_backend: Literal["faster-whisper", "openai-whisper"] = Field("faster-whisper", description="faster-whisper | openai-whisper")

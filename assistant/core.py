@@ -1,12 +1,20 @@
 """`Assistant`: the one object both shells (CLI and Gradio) call. It owns the settings, the shared
-encoder and one search engine per catalog, each loaded once and reused."""
+encoder and one search engine per catalog, each loaded once and reused.
+
+A loaded catalog follows its index on disk: when `assistant sync` (or a build) swaps in a new
+version, the next request (checked at most every `index_watch_seconds`, one stat of the manifest)
+starts loading it in a background thread and keeps answering from the old engine; the new engine
+replaces it under the lock once it is ready. Requests already running keep the engine object they
+started with, so no search ever sees half of one version and half of the other."""
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from assistant.config import Settings, get_settings
@@ -14,7 +22,7 @@ from assistant.language.translate import reader_for
 from assistant.models.encoders import load_text_encoder
 from assistant.errors import CatalogError, ShopperError
 from assistant.retrieval.explain import explain_all
-from assistant.retrieval.index import ensure_index
+from assistant.retrieval.index import IndexProblem, ensure_index, index_folder, load_index
 from assistant.retrieval.search import MODES, Filters, SearchEngine, SearchResponse
 from assistant.language.understand import ParsedQuery
 
@@ -29,6 +37,8 @@ class Assistant:
         self.progress = progress
         self._engines: dict[str, SearchEngine] = {}
         self._lock = threading.Lock()
+        self._watch: dict[str, tuple[float, tuple | None]] = {}  # catalog -> (checked at, manifest stat)
+        self._reloading: set[str] = set()
         self._photo_searches: dict = {}  # catalog -> PhotoSearch (docs/photos.md)
         self._photo_lock = threading.Lock()  # a photo index build never blocks text search
 
@@ -39,20 +49,79 @@ class Assistant:
         return self.settings.resolve_default_catalog()
 
     def engine(self, catalog: str | None = None) -> SearchEngine:
-        """The search engine for a catalog, building its index first if needed."""
+        """The search engine for a catalog, building its index first if needed (a newer version
+        on disk is picked up in the background, see the module docstring)."""
         name = catalog or self.default_catalog()
         if name not in self.settings.catalogs:
             raise CatalogError(f"Unknown catalog '{name}'. Available: {', '.join(self.catalogs()) or 'none'}.")
         with self._lock:
             if name not in self._engines:
-                index = ensure_index(name, self.settings, progress=self.progress)
-                encoder = load_text_encoder(self.settings.text_model, self.settings.num_threads)
-                self._engines[name] = SearchEngine(index, encoder, self.settings.candidate_k,
-                                                   self.settings.rrf_k)
-                self._engines[name].matcher  # warm the product-type matcher before the first query
-                self._engines[name].reader = reader_for(str(self.settings.apertium_dir),
-                                                        str(self.settings.freedict_dir), self.settings.cedict_path)
-            return self._engines[name]
+                self._watch[name] = (time.monotonic(), self._manifest_stat(name))
+                self._engines[name] = self._load_engine(name, ensure_index(name, self.settings, progress=self.progress))
+            engine = self._engines[name]
+        self._check_for_new_version(name, engine)
+        return engine
+
+    def _load_engine(self, name: str, index) -> SearchEngine:
+        encoder = load_text_encoder(self.settings.text_model, self.settings.num_threads)
+        engine = SearchEngine(index, encoder, self.settings.candidate_k, self.settings.rrf_k)
+        engine.matcher  # warm the product-type matcher before the first query
+        engine.reader = reader_for(str(self.settings.apertium_dir), str(self.settings.freedict_dir),
+                                   self.settings.cedict_path)
+        return engine
+
+    def _manifest_stat(self, name: str) -> tuple | None:
+        try:
+            st = (index_folder(name, self.settings) / "manifest.json").stat()
+        except OSError:  # no index yet, or between the two renames of a swap
+            return None
+        return st.st_ino, st.st_mtime_ns, st.st_size
+
+    def _check_for_new_version(self, name: str, engine: SearchEngine) -> None:
+        """Cheap, throttled: one stat of the manifest; a changed one whose version differs from
+        the loaded engine's starts a background reload."""
+        every = self.settings.index_watch_seconds
+        now = time.monotonic()
+        checked, stat = self._watch.get(name, (0.0, None))
+        if every <= 0 or now - checked < every:
+            return
+        current = self._manifest_stat(name)
+        with self._lock:
+            if current is None or name in self._reloading:  # mid-swap, or busy: look again next time
+                self._watch[name] = (now, stat)
+                return
+            self._watch[name] = (now, current)
+            if current == stat:
+                return
+            try:
+                version = json.loads((index_folder(name, self.settings) / "manifest.json").read_text()).get("version")
+            except (OSError, ValueError):
+                self._watch[name] = (now, stat)  # half-written or gone: look again next time
+                return
+            if version == engine.index.manifest.get("version"):
+                return
+            self._reloading.add(name)
+        threading.Thread(target=self._reload, args=(name, version), daemon=True,
+                         name=f"reload-{name}").start()
+
+    def _reload(self, name: str, version: str | None) -> None:
+        """Load the new index version and swap the engine in; on any problem keep the old one."""
+        _lower_priority(self.settings.speech_nice)  # text searches keep the cores meanwhile
+        try:
+            started = time.perf_counter()
+            engine = self._load_engine(name, load_index(name, self.settings))
+            with self._lock:
+                self._engines[name] = engine
+                self._photo_searches.pop(name, None)  # built on the old engine's products
+            log.warning("catalog %s: loaded index version %s (%d products) in %.1f s", name,
+                        engine.index.manifest.get("version"), len(engine.products),
+                        time.perf_counter() - started)
+        except (IndexProblem, CatalogError, OSError) as problem:
+            log.warning("catalog %s: new index version %s not loaded, still serving the previous "
+                        "one (%s); trying again when the index changes", name, version, problem)
+        finally:
+            with self._lock:
+                self._reloading.discard(name)
 
     def validate_text(self, text: str) -> str:
         text = (text or "").strip()

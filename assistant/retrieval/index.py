@@ -1,9 +1,12 @@
 """Build, save, load and verify a catalog's indexes: FAISS (dense) + bm25s (keyword) + products.
 
-Layout under `indexes/<catalog>/`: `products.jsonl`, `dense.faiss`, `keyword/`, `manifest.json`.
-The manifest records the model, the catalog fingerprint, counts, build time and a checksum of
-every artifact, so a stale index (catalog or model changed) is rebuilt and a corrupt one is
-reported and rebuilt instead of answering wrongly.
+Layout under `indexes/<catalog>/`: `products.jsonl`, `dense.faiss`, `vectors.npy`, `keyword/`,
+`manifest.json` (and `images/`, the photo index, which keeps its own manifest). The manifest records
+the model, the catalog fingerprint, counts, build time, a version id and a SHA-256 of every file of
+the text index (keyword/* included), so a stale index (catalog or model changed) is rebuilt and a
+corrupt one (any file changed, missing or added) is reported and rebuilt instead of answering wrongly.
+After `assistant sync` (sync.py) the manifest's `source_path` is the synced export, and freshness
+is judged against that file (`current_source`), not the one the catalog was first built from.
 
 With `vector_backend=milvus` the vectors (ids = row positions, plus `VECTOR_FIELDS`) also go to
 a Milvus collection named after the catalog, recorded in the manifest as `vector_backend`; dense
@@ -13,12 +16,16 @@ matcher and recommender. The default `faiss` writes and searches exactly as befo
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
+import os
 import re
 import shutil
 import time
+import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,8 +44,8 @@ from assistant.language.text import tokenize
 from assistant.retrieval.vectors.backends import FaissRows, MilvusBackend
 
 log = logging.getLogger(__name__)
-FORMAT_VERSION = 1
-ARTIFACTS = ("products.jsonl", "dense.faiss")
+FORMAT_VERSION = 2  # 2: every file (keyword/* too) is checksummed; manifests carry a version id
+PHOTO_DIR = "images"  # the photo index (vision/photo_index.py) lives inside the catalog's folder
 HNSW_THRESHOLD = 200_000
 # scalar fields written beside each vector in Milvus (the app filters by row mask; these let
 # other clients of the collection filter on their own)
@@ -73,12 +80,55 @@ def swap_in(tmp: Path, final: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+@contextmanager
+def writer_lock(name: str, settings: Settings):
+    """One writer (build or sync) per catalog at a time, across processes (an flock on a dot-file
+    beside the index folder): two writers would otherwise diff against, and swap over, each other."""
+    folder = index_folder(name, settings)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.with_name(f".{name}.lock"), "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def index_files(folder: Path) -> list[str]:
+    """Every file of the text index, as paths relative to its folder: all but the manifest itself
+    and the photo index (checked by its own manifest)."""
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                  if p.is_file() and p.name != "manifest.json"
+                  and p.relative_to(folder).parts[0] not in (PHOTO_DIR, f".{PHOTO_DIR}.building"))
+
+
+def checksums(folder: Path) -> dict[str, str]:
+    return {f: sha256(folder / f) for f in index_files(folder)}
+
+
 def sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def read_manifest(name: str, settings: Settings) -> dict | None:
+    """The index's manifest as written, or None when there is none or it cannot be parsed."""
+    try:
+        return json.loads((index_folder(name, settings) / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def current_source(name: str, settings: Settings, manifest: dict | None = None) -> CatalogSource | None:
+    """Where the catalog's products come from now: the export last applied by `assistant sync`
+    (recorded in the manifest) while that file exists, else the configured source."""
+    manifest = read_manifest(name, settings) if manifest is None else manifest
+    if manifest and manifest.get("sync") and Path(manifest.get("source_path", "")).exists():
+        return CatalogSource(kind=manifest["source_kind"], path=manifest["source_path"])
+    return settings.catalogs.get(name)
 
 
 def source_fingerprint(source: CatalogSource) -> str:
@@ -185,59 +235,92 @@ def _connect(name: str, settings: Settings, folder: Path, manifest: dict, dense:
     return backend
 
 
-def build_index(name: str, settings: Settings, progress: bool = True,
-                report: LoadReport | None = None) -> CatalogIndex:
-    """Load the source, embed every product, write artifacts atomically, return the index."""
-    source = settings.catalogs.get(name)
-    if source is None:
-        raise CatalogError(f"unknown catalog {name!r}; known: {', '.join(sorted(settings.catalogs))}")
-    started = time.time()
-    if report is None:
-        try:
-            report = load_source(source.kind, source.path)
-        except (FileNotFoundError, ValueError) as exc:
-            raise CatalogError(f"cannot read catalog {name!r}: {exc}") from exc
-    for err in report.errors:
-        log.warning("catalog %s: skipped %s", name, err)
-    if not report.products:
-        raise CatalogError(f"catalog {name!r} has no usable products ({len(report.errors)} bad rows)")
-    products = report.products
-    encoder: TextEncoder = load_text_encoder(settings.text_model, settings.num_threads)
-    texts = [p.search_text() for p in products]
-    vectors = encoder.encode_documents(texts, progress=progress)
+def write_index(name: str, settings: Settings, source: CatalogSource, products: list[Product],
+                vectors: np.ndarray, encoder_name: str, report: LoadReport, started: float,
+                extra: dict | None = None, progress: bool = False,
+                lines: list[str] | None = None) -> CatalogIndex:
+    """Build FAISS + bm25s from products and their vectors, write them with a manifest to a temporary
+    folder and swap it in. The photo index (`images/`) is carried over by hard links, so its
+    cached photo vectors survive and only new photos are embedded again. `lines`: the products'
+    JSON when the caller has it already (sync)."""
     dense = make_dense_index(vectors, settings.index_kind)
     keyword = _keyword_index(products)
-
     final = index_folder(name, settings)
-    tmp = final.with_name(f".{name}.building")
-    shutil.rmtree(tmp, ignore_errors=True)
+    tmp = final.with_name(f".{name}.{uuid.uuid4().hex[:8]}.building")
     tmp.mkdir(parents=True)
-    with (tmp / "products.jsonl").open("w", encoding="utf-8") as fh:
-        for p in tqdm(products, desc=f"writing {name}", unit="item", disable=not progress):
-            fh.write(p.model_dump_json() + "\n")
-    faiss.write_index(dense, str(tmp / "dense.faiss"))
-    keyword.save(str(tmp / "keyword"), show_progress=False)
-    np.save(tmp / "vectors.npy", vectors)
-    manifest = {
-        "format": FORMAT_VERSION, "catalog": name, "source_kind": source.kind,
-        "source_path": str(source.path), "fingerprint": source_fingerprint(source),
-        "model": settings.text_model, "encoder": encoder.name, "dim": int(vectors.shape[1]),
-        "count": len(products), "skipped_rows": [str(e) for e in report.errors[:1000]],
-        "skipped_count": len(report.errors), "index_kind": type(dense).__name__,
-        "build_seconds": round(time.time() - started, 2),
-        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "checksums": {f: sha256(tmp / f) for f in ARTIFACTS + ("vectors.npy",)},
-    }
-    backend = None
-    if settings.vector_backend == "milvus":
-        backend, manifest["vector_backend"] = _upload(name, settings, vectors, products)
-    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    swap_in(tmp, final)
+    try:
+        with (tmp / "products.jsonl").open("w", encoding="utf-8") as fh:
+            if lines is not None:
+                fh.writelines(line + "\n" for line in lines)
+            else:
+                for p in tqdm(products, desc=f"writing {name}", unit="item", disable=not progress):
+                    fh.write(p.model_dump_json() + "\n")
+        faiss.write_index(dense, str(tmp / "dense.faiss"))
+        keyword.save(str(tmp / "keyword"), show_progress=False)
+        np.save(tmp / "vectors.npy", vectors)
+        manifest = {
+            "format": FORMAT_VERSION, "catalog": name, "version": uuid.uuid4().hex,
+            "source_kind": source.kind, "source_path": str(source.path),
+            "fingerprint": source_fingerprint(source),
+            "model": settings.text_model, "encoder": encoder_name, "dim": int(vectors.shape[1]),
+            "count": len(products), "skipped_rows": [str(e) for e in report.errors[:1000]],
+            "skipped_count": len(report.errors), "index_kind": type(dense).__name__,
+            "build_seconds": round(time.time() - started, 2),
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "checksums": checksums(tmp), **(extra or {}),
+        }
+        backend = None
+        if settings.vector_backend == "milvus":
+            backend, manifest["vector_backend"] = _upload(name, settings, vectors, products)
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        if (final / PHOTO_DIR).is_dir():
+            shutil.copytree(final / PHOTO_DIR, tmp / PHOTO_DIR, copy_function=os.link)
+        swap_in(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return CatalogIndex(name, products, dense, keyword, manifest, backend)
 
 
-def check_index(name: str, settings: Settings) -> dict:
-    """Return the manifest if the index on disk is present, current and intact; else raise."""
+def load_report(name: str, source: CatalogSource) -> LoadReport:
+    """The source's products and bad rows; an unreadable or empty source is a `CatalogError`."""
+    try:
+        report = load_source(source.kind, source.path)
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError, ValueError) as exc:
+        raise CatalogError(f"cannot read catalog {name!r}: {exc}") from exc
+    if not report.products:
+        raise CatalogError(f"catalog {name!r} has no usable products in {source.path} "
+                           f"({len(report.errors)} bad rows"
+                           + (f", first: {report.errors[0]}" if report.errors else "") + ")")
+    return report
+
+
+def build_index(name: str, settings: Settings, progress: bool = True,
+                report: LoadReport | None = None, source: CatalogSource | None = None) -> CatalogIndex:
+    """Load the source, embed every product, write artifacts atomically, return the index."""
+    previous = read_manifest(name, settings) or {}
+    source = source or current_source(name, settings, previous)
+    if source is None:
+        raise CatalogError(f"unknown catalog {name!r}; known: {', '.join(sorted(settings.catalogs))}")
+    # a rebuild of a synced catalog keeps its sync record, so it keeps following the synced export
+    extra = {"sync": previous["sync"]} if previous.get("sync") and \
+        previous.get("source_path") == str(source.path) else None
+    started = time.time()
+    report = report or load_report(name, source)
+    for err in report.errors:
+        log.warning("catalog %s: skipped %s", name, err)
+    products = report.products
+    encoder: TextEncoder = load_text_encoder(settings.text_model, settings.num_threads)
+    vectors = encoder.encode_documents([p.search_text() for p in products], progress=progress)
+    with writer_lock(name, settings):
+        return write_index(name, settings, source, products, vectors, encoder.name, report, started,
+                           extra=extra, progress=progress)
+
+
+def check_index(name: str, settings: Settings, fresh: bool = True) -> dict:
+    """Return the manifest if the index on disk is present, current and intact; else raise.
+
+    `fresh=False` skips the comparison with the source (sync diffs an intact index against a new export).
+    """
     folder = index_folder(name, settings)
     manifest_path = folder / "manifest.json"
     if not manifest_path.exists():
@@ -246,20 +329,23 @@ def check_index(name: str, settings: Settings) -> dict:
         manifest = json.loads(manifest_path.read_text())
     except (json.JSONDecodeError, OSError) as exc:
         raise IndexProblem(f"index manifest for {name!r} is corrupt ({exc})") from exc
-    source = settings.catalogs.get(name)
     if manifest.get("format") != FORMAT_VERSION:
         raise IndexProblem(f"index for {name!r} was built by another version")
     if manifest.get("model") != settings.text_model:
         raise IndexProblem(f"index for {name!r} used model {manifest.get('model')!r}, "
                            f"config says {settings.text_model!r}")
-    if source is not None and Path(source.path).exists() and \
+    source = current_source(name, settings, manifest)
+    if fresh and source is not None and Path(source.path).exists() and \
             manifest.get("fingerprint") != source_fingerprint(source):
         raise IndexProblem(f"catalog {name!r} changed since its index was built")
-    for fname, digest in manifest.get("checksums", {}).items():
-        path = folder / fname
-        if not path.exists() or sha256(path) != digest:
+    recorded = manifest.get("checksums") or {}
+    present = index_files(folder)
+    for fname in sorted(set(recorded) | set(present)):
+        if fname not in recorded:
+            raise IndexProblem(f"index for {name!r} has an unexpected file {fname} (corrupt)")
+        if fname not in present or sha256(folder / fname) != recorded[fname]:
             raise IndexProblem(f"index file {fname} for {name!r} is missing or corrupt")
-    if not (folder / "keyword").is_dir():
+    if not any(f.startswith("keyword/") for f in recorded):
         raise IndexProblem(f"keyword index for {name!r} is missing")
     return manifest
 

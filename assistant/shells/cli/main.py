@@ -39,6 +39,10 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument(f"--{facet.name}", action="append", default=[],
                        help=f"filter on {facet.label.lower()} (repeatable)")
 
+    p = sub.add_parser("sync", help="apply a new export of a catalog (adds, changes, deletes) without a full rebuild")
+    p.add_argument("--catalog", required=True, help="catalog name (or the path it was first built from)")
+    p.add_argument("file", help="the new export (same formats as build: JSONL, CSV, WANDS, ...)")
+
     sub.add_parser("catalogs", help="list catalogs and their index status")
 
     p = sub.add_parser("eval-multilingual", help="top-10 overlap of translated queries with English")
@@ -124,6 +128,16 @@ def _cmd_build(args, settings) -> int:
         for row in m["skipped_rows"][:20]:
             print(f"  skipped {row}", file=sys.stderr)
         _build_photos(name, settings, args.force)
+    return 0
+
+
+def _cmd_sync(args, settings) -> int:
+    from assistant.retrieval.sync import sync_index  # docs: README "Keeping a catalog up to date"
+
+    result = sync_index(settings.resolve_catalog(args.catalog), settings, args.file, progress=True)
+    print(result.summary(), file=sys.stderr)
+    for row in result.skipped[:20]:
+        print(f"  skipped {row}", file=sys.stderr)
     return 0
 
 
@@ -220,9 +234,10 @@ def _cmd_parse(args, settings) -> int:
 
 
 def _cmd_catalogs(args, settings) -> int:
-    from assistant.retrieval.index import check_index, IndexProblem
+    from assistant.retrieval.index import check_index, current_source, IndexProblem
 
     for name, source in sorted(settings.catalogs.items()):
+        source = current_source(name, settings) or source  # the last synced export, if any
         available = name in settings.available_catalogs()
         try:
             status = f"indexed ({check_index(name, settings)['count']} products)"
@@ -302,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     handlers["eval-photos"] = _cmd_eval_photos
     handlers["transcribe"] = _cmd_transcribe
     handlers["bench"] = _cmd_bench
+    handlers["sync"] = _cmd_sync
     handlers.update({name: (lambda a, s, n=name: _history_command(n, a, s))
                      for name in ("recommend", "forget", "eval-recs")})
     try:
