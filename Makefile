@@ -6,7 +6,7 @@ PORT ?= 7860
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup system-deps run build test eval clean
+.PHONY: setup runtime-deps system-deps run build test eval clean
 
 setup: $(VENV)/.installed
 
@@ -24,7 +24,14 @@ $(VENV)/.installed: requirements.lock pyproject.toml Makefile
 # queries typed in another language (assistant/language/translate.py).
 APERTIUM_PKGS := apertium apertium-eng-spa apertium-fr-es apertium-es-pt apertium-spa-ita
 FREEDICT_PKGS := dict-freedict-deu-eng dict-freedict-fra-eng dict-freedict-spa-eng dict-freedict-ita-eng dict-freedict-por-eng
-system-deps:
+# Debian data the app itself reads: bilingual dictionaries for queries typed in other languages
+# (without them such queries are read as typed, with a log line).
+runtime-deps:
+	@dpkg -s $(APERTIUM_PKGS) $(FREEDICT_PKGS) >/dev/null 2>&1 || { \
+	  echo "installing Debian Apertium + FreeDict: queries typed in Spanish, French, German, Italian, Portuguese"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APERTIUM_PKGS) $(FREEDICT_PKGS) >/dev/null; }
+
+system-deps: runtime-deps
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "installing Debian chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
@@ -34,14 +41,11 @@ system-deps:
 	@command -v flite >/dev/null 2>&1 || { \
 	  echo "installing Debian flite: more human voices for the voice tests and bench/voice.py"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq flite >/dev/null; }
-	@dpkg -s $(APERTIUM_PKGS) $(FREEDICT_PKGS) >/dev/null 2>&1 || { \
-	  echo "installing Debian Apertium + FreeDict: queries typed in Spanish, French, German, Italian, Portuguese"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APERTIUM_PKGS) $(FREEDICT_PKGS) >/dev/null; }
 
-run: setup
+run: setup runtime-deps
 	$(PY) -m assistant serve --port $(PORT)
 
-build: setup
+build: setup runtime-deps
 	$(PY) -m assistant build
 
 test: setup system-deps
