@@ -11,3 +11,7 @@ class CatalogError(ShopperError):
 
 class IndexError_(ShopperError):
     """A missing, stale or corrupt index that could not be rebuilt."""
+
+
+class UnknownProduct(ShopperError):
+    """A product id the catalog does not have (never had, or a sync removed it)."""

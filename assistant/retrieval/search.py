@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from assistant.errors import ShopperError
+from assistant.errors import UnknownProduct
 from assistant.models.encoders import TextEncoder
 # Filters, FILTER_FIELDS, merge_filters, Result and SearchResponse are also imported from here
 from assistant.retrieval.facets import FILTER_FIELDS, Filters, merge_filters, satisfied  # noqa: F401
@@ -155,7 +155,7 @@ class SearchEngine:
         if not hasattr(self, "_positions"):
             self._positions = {p.id: i for i, p in enumerate(self.products)}
         if product_id not in self._positions:  # e.g. removed by `assistant sync` since it was shown
-            raise ShopperError("That product is no longer in the catalog; try a new search.")
+            raise UnknownProduct("That product is no longer in the catalog; try a new search.")
         return self._positions[product_id]
 
     def similar(self, product_id: str, k: int = 10, filters: Filters | None = None) -> SearchResponse:

@@ -23,7 +23,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assistant.core import Assistant
-from assistant.errors import ShopperError
+from assistant.errors import ShopperError, UnknownProduct
 from assistant.retrieval.search import FILTER_FIELDS, MODES, Filters, SearchEngine
 from assistant.shells.api.models import (CatalogOut, CatalogsOut, ErrorOut, ProductOut,
                                          RecommendationsOut, ResultOut, SearchOut)
@@ -62,7 +62,7 @@ class FilterParams:
         "Grey"); unknown values stay as given, so the answer reports them as relaxed."""
         f = self.filters
         for fname, facet in FILTER_FIELDS.items():
-            known = {v.lower(): v for v in engine.postings.get(facet, {})}
+            known = {v.lower(): v for v in engine.policy.postings.get(facet, {})}
             setattr(f, fname, [known.get(v.lower(), v) for v in getattr(f, fname)])
         return f
 
@@ -88,7 +88,7 @@ def build_router(assistant: Assistant, default_catalog: str) -> APIRouter:
     def position(engine: SearchEngine, catalog: str, product_id: str) -> int:
         try:
             return engine.position(product_id)
-        except KeyError:
+        except UnknownProduct:
             raise ApiError(404, f"No product with id '{product_id}' in the '{catalog}' catalog.") from None
 
     K = Query(None, description=f"number of results, 1 to {settings.max_k} (default {settings.default_k})")
