@@ -7,27 +7,14 @@ import re
 
 import pytest
 
-from tests.e2e.test_browser import (ARTIFACTS, CARDS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS,
-                                    _open, _require_browser, _serve, card_ids, send, wait_for_cards)
+from tests.e2e.test_browser import (ARTIFACTS, CARDS, TIMEOUT_MS, _open, _require_browser, _serve,
+                                    browser, card_ids, send, wait_for_cards)  # noqa: F401 (browser: fixture)
 
 
 @pytest.fixture(scope="module")
 def demo_url(tmp_path_factory) -> str:
     _require_browser()
     yield from _serve("demo", tmp_path_factory.mktemp("indexes"), ARTIFACTS / "app-server-journeys.log")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    _require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def card_prices(page) -> list[float]:
