@@ -1,13 +1,12 @@
-"""The Gradio shell: declares components and wires their events to `handlers.WebShell`.
-No search logic lives here; it renders the `View` a handler returns, and every event finds its
-browser session's state by Gradio's session hash (sessions.py), dropped when the page unloads."""
+"""The Gradio shell, thin over `Assistant`: lays out the panels (panels/: chat, results, photo,
+voice, shopper), each of which declares its components and wires its events to `handlers.WebShell`.
+No search logic lives here; every event finds its browser session's state by Gradio's session
+hash (sessions.py), dropped when the page unloads."""
 
 from __future__ import annotations
 
 import logging
 import threading
-import uuid
-from collections.abc import Callable
 
 import gradio as gr
 import uvicorn
@@ -17,11 +16,12 @@ from assistant.config import Settings, get_settings
 from assistant.core import Assistant
 from assistant.errors import ShopperError
 from assistant.shells.api.routes import api_app
-from assistant.shells.web.cards import render_cards
-from assistant.shells.web.handlers import KEEP, View, WebShell
+from assistant.shells.web.handlers import WebShell
 from assistant.shells.web.limits import BodyLimit, health_router
+from assistant.shells.web.panels import RESULTS, Page, gradio_event, to_outputs  # noqa: F401 (tests import them here)
+from assistant.shells.web.panels import chat, photo, results, shopper, voice
+from assistant.shells.web.panels.photo import PhotoInput  # noqa: F401
 from assistant.shells.web.served_images import PRODUCT_IMAGES
-from assistant.speech.transcribe import VOICE_LANGUAGES
 
 log = logging.getLogger(__name__)
 
@@ -34,101 +34,29 @@ CSS = """
 .card .price {font-weight:700; color:#0a6b3d;}
 .card .why {font-size:12px; color:#345; margin-top:4px; font-style:italic;}
 """
-RESULTS = ["chat", "cards", "chips", "facets"]  # what a search event updates
-
-
-class PhotoInput(gr.Image):
-    """gr.Image that hands over the uploaded file untouched: our own checks (assistant/vision/images.py)
-    give the shopper a clear message for a bad file instead of Gradio's generic error."""
-
-    is_template = True  # rendered by the frontend's Image component
-
-    def preprocess(self, payload):
-        if payload is not None and payload.path and not (payload.url or "").startswith("data:"):
-            return str(payload.path)
-        return super().preprocess(payload)
-
-
-def to_outputs(view: View, page: dict[str, gr.components.Component], fields: list[str]) -> list:
-    """A handler's View as an event's outputs, in `fields` order: the one place names become positions."""
-    out = []
-    for name in fields:
-        value = getattr(view, name)
-        if value is KEEP:
-            value = gr.skip()
-        elif name == "chips":
-            value = gr.update(choices=value, value=value)
-        elif name == "facets":
-            value = gr.update(choices=value, value=None)
-        out.append(value)
-    return out if len(out) != 1 else out[0]
-
-
-def gradio_event(handler: Callable[..., View], page: dict, fields: list[str]) -> Callable:
-    """Wrap `handler(sid, *inputs) -> View` for Gradio: the session id is the page's session hash
-    (never a value the client sends in the data), and the View becomes the outputs."""
-    def event(request: gr.Request, *inputs):
-        sid = request.session_hash or uuid.uuid4().hex  # no hash: a one-off session, expired when idle
-        return to_outputs(handler(sid, *inputs), page, fields)
-
-    event.__name__ = event.__qualname__ = handler.__name__  # the API name, e.g. /call/on_message
-    return event
 
 
 def build_app(assistant: Assistant, catalog: str | None = None) -> gr.Blocks:
-    """The page. Its handlers are `app.shell` (a `WebShell`), for tests and the server's /healthz."""
-    from assistant.shells.web.history_panel import HistoryPanel  # For you, Forget me, kiosk (docs/privacy.md)
-
+    """The page: each panel declares its components in this layout, then wires its events to the
+    one `WebShell`. Its handlers are `app.shell`, for tests and the server's /healthz."""
     settings = assistant.settings
     catalogs = assistant.catalogs()
     first = catalog or assistant.default_catalog()
+    page = Page(settings)
     with gr.Blocks(title="Shopping assistant", delete_cache=upload_sweep(settings)) as app:
         gr.Markdown("## Shopping assistant\nAsk for a product in your own words, then narrow it down.")
         with gr.Row():
             with gr.Column(scale=2, min_width=320):
-                picker = gr.Dropdown(catalogs, value=first, label="Catalog", visible=len(catalogs) > 1,
-                                     elem_id="catalog-picker")
-                chat = gr.Chatbot(label="Chat", height=420, elem_id="chat")
-                box = gr.Textbox(placeholder="e.g. women's black heels, grey sofa under $800",
-                                 label="Your message", elem_id="message", max_lines=3)
-                send = gr.Button("Search", variant="primary", elem_id="send")
-                photo = PhotoInput(sources=["upload", "webcam"], type="filepath", image_mode=None,
-                                   label="…or search with a photo (upload or camera)", elem_id="photo",
-                                   height=200)
-                with gr.Row():  # voice queries (docs/voice.md)
-                    voice = gr.Audio(sources=["microphone", "upload"], type="filepath", elem_id="voice",
-                                     label="…or say it (microphone or audio file)", scale=3)
-                    voice_language = gr.Dropdown(VOICE_LANGUAGES, value="auto", label="Spoken language",
-                                                 elem_id="voice-language", scale=1, min_width=120)
-                chips = gr.CheckboxGroup([], label="Active filters (untick to remove)", elem_id="chips")
-                facets = gr.Radio([], label="Narrow by", elem_id="facets")
+                chat.build(page, catalogs, first)
+                photo.build(page)
+                voice.build(page)
+                results.build_filters(page)
             with gr.Column(scale=3):
-                cards = gr.HTML(render_cards(None), elem_id="cards")
-                panel = HistoryPanel(settings)
-        shell = WebShell(assistant, first, upload_dir=photo.GRADIO_CACHE)
-        page = {"chat": chat, "cards": cards, "chips": chips, "facets": facets, "box": box, "photo": photo,
-                "voice": voice, "for_you": panel.for_you, "personal": panel.personal}
-
-        def on(trigger, handler, inputs: list, fields: list[str], **options) -> None:
-            trigger(gradio_event(handler, page, fields), inputs, [page[f] for f in fields], **options)
-
-        # no event takes the chat as an input: the transcript is the session's, kept on the server
-        on(box.submit, shell.on_message, [box], ["box", *RESULTS])
-        on(send.click, shell.on_message, [box], ["box", *RESULTS])
-        on(chips.input, shell.on_chips, [chips], RESULTS)
-        on(facets.input, shell.on_facet, [facets], RESULTS)
-        on(photo.input, shell.on_photo, [photo, box], ["photo", "box", *RESULTS],
-           concurrency_limit=settings.photo_concurrency, concurrency_id="photo")
-        on(picker.input, shell.on_catalog, [picker], RESULTS)
-        on(voice.change, shell.on_voice, [voice, voice_language], ["box", "voice", *RESULTS],
-           concurrency_limit=settings.voice_concurrency, concurrency_id="voice")
-        # follow-up work waits its turn on its own queue: answers to shoppers come first
-        on(cards.change, shell.after_results, [], ["chat", "cards", "for_you"],
-           concurrency_limit=settings.panel_concurrency, concurrency_id="panel")
-        on(panel.forget.click, shell.on_forget, [], ["chat", "for_you", "personal"])
-        on(panel.end.click, shell.on_end, [], [*RESULTS, "for_you", "personal"])
-        on(panel.timer.tick, shell.on_tick, [], [*RESULTS, "for_you", "personal"])
-        on(panel.personal.input, shell.on_personal, [panel.personal], ["chat", "cards"])
+                results.build(page)
+                shopper.build(page)
+        page.shell = shell = WebShell(assistant, first, upload_dir=page["photo"].GRADIO_CACHE)
+        for panel in (chat, results, photo, voice, shopper):
+            panel.wire(page)
 
         def on_unload(request: gr.Request) -> None:  # the tab was closed or reloaded
             shell.on_unload(request.session_hash)

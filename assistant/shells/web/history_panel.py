@@ -117,22 +117,5 @@ def safe(fn, *args, default=None):
         return default, "Sorry, something went wrong with your history. Please try again."
 
 
-# ---------------------------------------------------------------- Gradio wiring (assistant/shells/web/app.py)
+# ---------------------------------------------------------------- the page (assistant/shells/web/panels/shopper.py)
 FOR_YOU_EMPTY = "<div class='for-you-empty'>Recommendations for you appear here as you browse.</div>"
-
-
-class HistoryPanel:
-    """The "For you" panel, "Forget me", "End session", the opt-in box and the kiosk timer: the
-    components; their events are wired in app.py to handlers.WebShell."""
-
-    def __init__(self, settings) -> None:
-        import gradio as gr
-
-        idle = settings.kiosk_idle_seconds
-        self.personal = gr.Checkbox(False, label="Use my history to order my results (opt-in)",
-                                    elem_id="personalize")
-        self.for_you = gr.HTML(FOR_YOU_EMPTY, label="For you", elem_id="for-you")
-        with gr.Row():
-            self.forget = gr.Button("Forget me", elem_id="forget", size="sm")
-            self.end = gr.Button("End session", elem_id="end-session", size="sm")
-        self.timer = gr.Timer(max(1.0, min(5.0, idle / 4)) if idle > 0 else 5.0, active=idle > 0)
