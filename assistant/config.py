@@ -88,7 +88,8 @@ class Settings(BaseModel):
     history_retention_days: float = Field(90.0, ge=0, description="events older than this many days are deleted; 0 = never")
     history_store_queries: bool = Field(False, description="keep the text of searches (off: only that one happened)")
     personal_max_shift: int = Field(3, ge=0, description="opt-in re-ranking moves a result up at most this many places")
-    kiosk_idle_seconds: float = Field(0.0, ge=0, description="kiosk mode: clear the session after this idle time; 0 = off")
+    kiosk: bool = Field(False, description="kiosk mode (`assistant serve --kiosk`): idle reset, no catalog picker, large touch targets, End session asks first, nothing stored beyond the session")
+    kiosk_idle_seconds: float = Field(90.0, ge=0, description="kiosk mode: clear the session after this idle time; 0 = never")
     debug: bool = Field(False, description="log shopper details such as query text (never on in production)")
     # reliability limits (docs/reliability.md); message/photo/audio limits are the fields above
     max_upload_bytes: int = Field(30_000_000, ge=1, description="Gradio refuses any uploaded file larger than this")

@@ -8,7 +8,8 @@ STRONG_SEMANTIC = 0.55
 
 
 def explain(result: Result) -> str:
-    """E.g. "Matches 'black', 'heels' · is Women, Black, Heels · close in meaning (0.71)"."""
+    """E.g. "Matches 'black', 'heels'; is Women, Black, Heels; very close to what you asked for": plain
+    words a shopper reads, never a raw score (the scores are in the API's `signals`)."""
     parts: list[str] = []
     if result.matched_words:
         parts.append("matches " + ", ".join(f"'{w}'" for w in result.matched_words[:4]))
@@ -17,8 +18,8 @@ def explain(result: Result) -> str:
     if result.missed_attributes:
         parts.append("close alternative (not " + ", not ".join(result.missed_attributes[:3]) + ")")
     if result.dense_score is not None and (result.dense_rank or 999) <= 50:
-        strength = "close in meaning" if result.dense_score >= STRONG_SEMANTIC else "related in meaning"
-        parts.append(f"{strength} ({result.dense_score:.2f})")
+        parts.append("very close to what you asked for" if result.dense_score >= STRONG_SEMANTIC
+                     else "related to what you asked for")
     if not parts:
         return "Shown because it fits your filters."
     text = "; ".join(parts)

@@ -169,7 +169,8 @@ class SearchEngine:
         source = self.products[doc]
         results = [Result(product=self.products[d], score=scores[d], rank=r, dense_rank=r,
                           dense_score=scores[d], matched_attributes=satisfied(self.products[d], hard),
-                          why=f"Similar to “{source.title}” ({scores[d]:.2f}).")
+                          why=f"Looks much like “{source.title}”."
+                          if scores[d] >= 0.8 else f"Similar to “{source.title}”.")
                    for r, d in enumerate(ranking, 1)]
         parsed = ParsedQuery(original=f"more like {source.title}", text=source.title, intent="more_like")
         return SearchResponse(parsed, hard, results, total=len(results),

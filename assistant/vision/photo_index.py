@@ -488,7 +488,7 @@ def explain_photo(result: Result, looks: str) -> str:
     sim = result.dense_score or 0.0
     head = ("the very item in your photo" if sim >= SAME_ITEM else
             "similar shape and colour to your photo" if sim >= 0.6 else "somewhat similar to your photo")
-    parts = [f"{head} ({sim:.2f})"]
+    parts = [head]  # plain words; the score is in the API's signals
     if looks:
         parts.append(f"looks like: {looks}")
     if result.missed_attributes:

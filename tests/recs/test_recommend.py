@@ -201,7 +201,8 @@ def test_profile_weights_recent_and_strong_signals():
 # ---------------------------------------------------------------- UI-level actions (no browser)
 @pytest.fixture()
 def ui_history(settings, tmp_path):
-    own = settings.model_copy(update={"history_db": tmp_path / "ui.sqlite3", "kiosk_idle_seconds": 30})
+    own = settings.model_copy(update={"history_db": tmp_path / "ui.sqlite3", "kiosk_idle_seconds": 30,
+                                   "kiosk": True})
     assistant = Assistant(own, progress=False)
     return ShopperHistory(assistant), assistant
 
@@ -238,6 +239,8 @@ def test_kiosk_idle_clock(ui_history, settings):
     assert not history.idle(session, now=130.0), "activity restarts the clock"
     off = ShopperHistory(Assistant(settings.model_copy(update={"kiosk_idle_seconds": 0}), progress=False))
     assert not off.idle(session, now=1e9), "0 means kiosk mode is off"
+    plain = ShopperHistory(Assistant(settings.model_copy(update={"kiosk": False}), progress=False))
+    assert not plain.idle(session, now=1e9), "idle reset is for kiosks only"
 
 
 def test_end_session_clears_chat_state_filters_and_shopper(ui_history, demo):

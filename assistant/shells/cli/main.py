@@ -68,6 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default=None)
     p.add_argument("--port", type=int, default=None)
     p.add_argument("--catalog", help="catalog to open first")
+    p.add_argument("--kiosk", action="store_true",
+                   help="kiosk mode: reset after ASSISTANT_KIOSK_IDLE_SECONDS idle (default 90), no catalog "
+                        "picker, large touch targets, End session asks first, nothing stored beyond the session")
 
     p = sub.add_parser("eval", help="score ranking modes on judged queries (WANDS layout)")
     p.add_argument("--catalog", default="fashion", help="catalog name or path (default fashion)")
@@ -250,7 +253,7 @@ def _cmd_catalogs(args, settings) -> int:
 def _cmd_serve(args, settings) -> int:
     from assistant.shells.web.app import serve
 
-    serve(settings, host=args.host, port=args.port, catalog=args.catalog)
+    serve(settings, host=args.host, port=args.port, catalog=args.catalog, kiosk=args.kiosk)
     return 0
 
 

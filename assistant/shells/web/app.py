@@ -27,13 +27,66 @@ log = logging.getLogger(__name__)
 
 CSS = """
 .cards {display:grid; grid-template-columns:repeat(auto-fill,minmax(180px,1fr)); gap:12px;}
-.card {border:1px solid #e3e5e8; border-radius:10px; padding:8px; background:#fff; color:#222;}
+.card {border:1px solid #e3e5e8; border-radius:10px; padding:8px; background:#fff; color:#222; cursor:pointer;}
+.card:hover {border-color:#9a3412;}
+.card:focus-visible, .detail button:focus-visible, .compare-panel button:focus-visible {outline:3px solid #1d4ed8; outline-offset:2px;}
 .card img {width:100%; height:170px; object-fit:contain; background:#f7f7f8; border-radius:6px;}
 .card .title {font-weight:600; font-size:14px; margin:6px 0 2px;}
-.card .meta {font-size:12px; color:#555;}
-.card .price {font-weight:700; color:#0a6b3d;}
-.card .why {font-size:12px; color:#345; margin-top:4px; font-style:italic;}
+.card .meta {font-size:12px; color:#4b5563;}
+.card .price, .detail-price {font-weight:700; color:#0a6b3d;}
+.card .why {font-size:12px; color:#334155; margin-top:4px; font-style:italic;}
+.tell-apart {font-weight:400; color:#4b5563;}
+.results-summary {font-size:13px; color:#374151; margin:0 0 8px;}
+.your-photo {display:flex; align-items:center; gap:10px; margin-bottom:8px; font-size:13px; color:#374151;}
+.your-photo img {width:96px; height:96px; object-fit:cover; border-radius:8px; border:1px solid #d1d5db;}
+.detail {display:flex; flex-wrap:wrap; gap:16px; border:2px solid #9a3412; border-radius:12px; padding:12px;
+  background:#fff; color:#222; margin-bottom:12px;}
+.detail-photo {width:min(360px,100%); max-height:380px; object-fit:contain; background:#f7f7f8; border-radius:8px;}
+.detail-body {flex:1 1 260px; min-width:0;}
+.detail-body h3 {margin:0 0 4px; font-size:18px;}
+.detail-price.none {font-weight:400; color:#4b5563;}
+.attrs {border-collapse:collapse; font-size:13px; width:100%;}
+.attrs th, .compare th[scope=row] {text-align:left; padding:3px 10px 3px 0; color:#374151; white-space:nowrap;
+  word-break:keep-all; hyphens:none; vertical-align:top;}
+.attrs td {padding:3px 0; overflow-wrap:anywhere;}
+.detail-actions, .compare-panel > button {display:flex; flex-wrap:wrap; gap:8px; margin-top:10px;}
+.detail button, .compare-panel button {min-height:44px; min-width:44px; padding:8px 14px; border-radius:8px;
+  border:1px solid #9a3412; background:#fff; color:#7c2d12; font-weight:600; cursor:pointer;}
+.detail button[data-action=more] {background:#c2410c; color:#fff;}
+.compare-panel {border:1px solid #d1d5db; border-radius:12px; padding:12px; margin-bottom:12px; background:#fff; color:#222;}
+.compare-panel h3 {margin:0 0 8px; font-size:16px;}
+.compare-scroll {overflow-x:auto;}
+.compare {border-collapse:collapse; font-size:13px;}
+.compare th, .compare td {border-bottom:1px solid #e5e7eb; padding:6px 8px; vertical-align:top; min-width:120px;}
+.compare th[scope=row] {min-width:0;}
+.compare thead th {text-align:left;}
+.compare thead img {display:block; width:72px; height:72px; object-fit:contain; background:#f7f7f8; border-radius:6px;}
+.compare .num {display:inline-block; min-width:24px; height:24px; line-height:24px; text-align:center; border-radius:12px;
+  background:#c2410c; color:#fff; font-weight:700; margin-bottom:4px;}
+.compare .ctitle {display:block; font-weight:600;}
+.compare thead button {min-height:44px; margin-top:4px;}
+/* contrast (WCAG AA, 4.5:1): the Search button and the placeholder */
+#send, #send:hover, #end-yes {background:#c2410c !important; border-color:#c2410c !important; color:#fff !important;}
+#send:hover {background:#9a3412 !important;}
+#message textarea::placeholder {color:#6b7280 !important; opacity:1 !important;}
+/* touch targets of at least 44 px */
+#send, #forget, #end-session, #end-yes, #end-no {min-height:44px !important;}
+#privacy-note {font-size:13px; color:#374151;}
+@media (max-width: 768px) {
+  #chat {height:300px !important; max-height:300px !important;}
+}
 """
+KIOSK_CSS = """
+/* kiosk: large touch targets */
+#send, #end-session, #end-yes, #end-no, .detail button, .compare-panel button {min-height:64px !important;
+  font-size:20px !important; padding:12px 24px !important;}
+#message textarea {font-size:20px !important;}
+.card {padding:12px;}
+"""
+
+
+def page_css(settings: Settings) -> str:
+    return CSS + (KIOSK_CSS if settings.kiosk else "")
 
 
 def build_app(assistant: Assistant, catalog: str | None = None) -> gr.Blocks:
@@ -54,6 +107,7 @@ def build_app(assistant: Assistant, catalog: str | None = None) -> gr.Blocks:
             with gr.Column(scale=3):
                 results.build(page)
                 shopper.build(page)
+        gr.Markdown(shopper.stored_note(settings), elem_id="privacy-note")
         page.shell = shell = WebShell(assistant, first, upload_dir=page["photo"].GRADIO_CACHE)
         for panel in (chat, results, photo, voice, shopper):
             panel.wire(page)
@@ -91,8 +145,10 @@ def warm_photos(assistant: Assistant, catalog: str) -> None:
 
 
 def serve(settings: Settings | None = None, host: str | None = None, port: int | None = None,
-          catalog: str | None = None) -> None:
+          catalog: str | None = None, kiosk: bool = False) -> None:
     settings = settings or get_settings()
+    if kiosk:  # `assistant serve --kiosk`: idle reset, no picker, big targets, nothing stored
+        settings = settings.model_copy(update={"kiosk": True})
     assistant = Assistant(settings)
     catalog = settings.resolve_catalog(catalog)
     assistant.engine(catalog)  # build or load before the first shopper arrives
@@ -115,5 +171,5 @@ def server_app(assistant: Assistant, catalog: str) -> FastAPI:
     server.add_middleware(BodyLimit, limit=settings.max_request_bytes, prefix="/gradio_api/",
                           exempt=("/gradio_api/upload",))
     blocks.queue(default_concurrency_limit=settings.queue_concurrency, max_size=settings.queue_max_size or None)
-    return gr.mount_gradio_app(server, blocks, path="/", css=CSS, show_error=False, footer_links=[],
+    return gr.mount_gradio_app(server, blocks, path="/", css=page_css(settings), show_error=False, footer_links=[],
                                max_file_size=settings.max_upload_bytes)

@@ -13,7 +13,8 @@ from typing import Any
 from assistant.chat.dialog import Conversation, Reply
 from assistant.core import Assistant
 from assistant.errors import ShopperError
-from assistant.shells.web.cards import chips_of, facet_choices, render_cards
+from assistant.shells.web.cards import (MAX_COMPARE, chips_of, distinguishers, facet_choices, render_cards,
+                                        render_compare, render_detail)
 from assistant.shells.web.history_panel import FOR_YOU_EMPTY, ShopperHistory, safe
 from assistant.shells.web.sessions import SessionStore, WebSession
 
@@ -41,6 +42,27 @@ class View:
     voice: Any = KEEP      # the voice input (None clears it)
     for_you: Any = KEEP    # the "For you" panel HTML
     personal: Any = KEEP   # the opt-in checkbox
+    detail: Any = KEEP     # the product detail HTML ("" hides it)
+    compare: Any = KEEP    # the compare table HTML ("" hides it)
+    picker: Any = KEEP     # the catalog picker's value
+
+
+def thumbnail(path: str | None, size: int = 240) -> str | None:
+    """A small JPEG data URL of an uploaded photo, so the page keeps showing it after the upload
+    itself is deleted; None when it cannot be read (the search says why)."""
+    import base64
+    import io
+
+    try:
+        from PIL import Image
+
+        with Image.open(path) as img:
+            img.thumbnail((size, size))
+            out = io.BytesIO()
+            img.convert("RGB").save(out, "JPEG", quality=80)
+        return "data:image/jpeg;base64," + base64.b64encode(out.getvalue()).decode()
+    except Exception:  # noqa: BLE001 - an unreadable photo is reported by the search itself
+        return None
 
 
 def forget_upload(path: str | None, cache_dir: str | None) -> None:
@@ -82,8 +104,10 @@ class WebShell:
         elif reply is not None:
             self._say(session, "assistant", reply.message)
         response = session.conversation.last
-        return View(chat=list(session.chat), cards=render_cards(response), chips=chips_of(response),
-                    facets=facet_choices(response))
+        photo = session.photo_thumb if response is not None and response.mode == "photo" else None
+        session.detail = None
+        return View(chat=list(session.chat), cards=render_cards(response, photo), chips=chips_of(response),
+                    facets=facet_choices(response), detail="")
 
     def _answer(self, session: WebSession, message: str) -> View:
         try:
@@ -135,6 +159,7 @@ class WebShell:
         try:
             self.assistant.photo_search(conv.catalog, wait=False)  # "come back later" while it is being built
             query = self.assistant.understand_image(path, catalog=conv.catalog)
+            session.photo_thumb = thumbnail(path)  # the photo stays on the page, the upload does not
             return replace(self._results(session, self._run_photo(session, PhotoTurn(query, text))),
                            photo=None, box="")
         except ShopperError as exc:
@@ -194,13 +219,85 @@ class WebShell:
             return self._results(session, error=str(exc))
 
     def on_catalog(self, sid: str, name: str) -> View:
+        """A catalog picked in the dropdown. Opening it and clicking or tabbing away sends the
+        value it already had: that changes nothing (it used to wipe the chat and results)."""
         session = self.sessions.get(sid)
         conv = session.conversation
+        if not name or name == (conv.catalog or self.catalog):
+            return View()
         conv.catalog = name
         conv.reset()
-        session.photo_turn = None
+        session.photo_turn = session.photo_thumb = session.detail = None
+        session.compare = []
         session.chat = [{"role": "assistant", "content": f"Now searching the '{name}' catalog."}]
-        return View(chat=list(session.chat), cards=render_cards(None), chips=[], facets=[])
+        return View(chat=list(session.chat), cards=render_cards(None), chips=[], facets=[], detail="",
+                    compare="")
+
+    # ------------------------------------------------------------------ product detail and compare
+    def _product(self, session: WebSession, product_id: str):
+        conv = session.conversation
+        for r in (conv.last.results if conv.last else []):
+            if r.product.id == product_id:
+                return r.product
+        for p in session.compare:
+            if p.id == product_id:
+                return p
+        engine = self.assistant.engine(conv.catalog)
+        return engine.products[engine.position(product_id)]
+
+    def _detail(self, session: WebSession) -> str:
+        p = session.detail
+        if p is None:
+            return ""
+        shown = [r.product for r in session.conversation.last.results] if session.conversation.last else []
+        note = distinguishers(shown + [q for q in session.compare if q not in shown] or [p]).get(p.id, "")
+        return render_detail(p, note, in_compare=any(q.id == p.id for q in session.compare))
+
+    def on_open(self, sid: str, product_id: str | None) -> View:
+        """A card clicked or Enter pressed on it: its detail (photo, every attribute, price)."""
+        session = self.sessions.get(sid)
+        if not product_id:
+            return View()
+        try:
+            session.detail = self._product(session, str(product_id))
+        except ShopperError as exc:
+            self._say(session, "assistant", str(exc))
+            return View(chat=list(session.chat))
+        return View(detail=self._detail(session))
+
+    def on_detail_action(self, sid: str, action: str | None, product_id: str | None) -> View:
+        """The detail's and the compare table's buttons: more like this, (un)compare, close."""
+        session = self.sessions.get(sid)
+        conv = session.conversation
+        try:
+            if action == "more" and product_id:
+                product = self._product(session, product_id)
+                engine = self.assistant.engine(conv.catalog)
+                conv.last = engine.similar(product.id, k=self.assistant.settings.default_k, filters=conv.filters)
+                session.photo_turn = None
+                return self._results(session, Reply(f"More like “{product.title}”:", conv.last))
+            if action == "compare" and product_id:
+                product = self._product(session, product_id)
+                if not any(p.id == product.id for p in session.compare):
+                    session.compare = [*session.compare, product][-MAX_COMPARE:]
+            elif action == "uncompare":
+                session.compare = [p for p in session.compare if p.id != product_id]
+            elif action == "clear-compare":
+                session.compare = []
+            elif action == "close":
+                session.detail = None
+            return View(detail=self._detail(session), compare=render_compare(session.compare))
+        except ShopperError as exc:
+            return self._results(session, error=str(exc))
+
+    def on_clear(self, sid: str) -> View:
+        """The chat's clear (trash) icon: the conversation starts over, so results, chips, the
+        photo and compare go too ("in brown" must not refine what was cleared)."""
+        session = self.sessions.get(sid)
+        session.conversation.reset()
+        session.chat, session.photo_turn, session.photo_thumb, session.detail = [], None, None, None
+        session.compare = []
+        return View(chat=[], cards=render_cards(None), chips=[], facets=[], detail="", compare="")
 
     # ------------------------------------------------------------------ history panel (docs/privacy.md)
     def for_you_html(self, conv: Conversation) -> str:
@@ -212,7 +309,7 @@ class WebShell:
     def after_results(self, sid: str) -> View:
         """After new cards: record them as views, apply the opt-in ordering, refresh "For you"."""
         session = self.sessions.peek(sid)  # a session ended meanwhile is not brought back
-        if session is None:
+        if session is None or self.assistant.settings.kiosk:  # a kiosk stores nothing beyond the session
             return View()
         recorded, error = safe(self.history.record_shown, session, default=False)
         if error:
@@ -244,8 +341,9 @@ class WebShell:
         if session is not None:
             self.history.end_session(session)
         self.sessions.drop(sid)
+        # the next session searches the app's own catalog: the picker says so (it kept "demo")
         return View(chat=[], cards=render_cards(None), chips=[], facets=[], for_you=FOR_YOU_EMPTY,
-                    personal=False)
+                    personal=False, detail="", compare="", picker=self.catalog)
 
     def on_tick(self, sid: str) -> View:
         """The kiosk timer: reset a session idle for `kiosk_idle_seconds` (a tick is not activity)."""

@@ -98,10 +98,12 @@ class ShopperHistory:
         session.conversation.reset()
         session.conversation.shopper_id = None
         session.chat, session.photo_turn, session.recorded = [], None, None
+        session.photo_thumb, session.compare, session.detail = None, [], None
 
     def idle(self, session, now: float | None = None) -> bool:
-        """True once a session has had no activity for `kiosk_idle_seconds` (never when 0: off)."""
-        idle = self.settings.kiosk_idle_seconds
+        """True once a kiosk session has had no activity for `kiosk_idle_seconds` (never when 0, or
+        outside kiosk mode)."""
+        idle = self.settings.kiosk_idle_seconds if self.settings.kiosk else 0
         now = time.monotonic() if now is None else now
         return idle > 0 and now - session.last_active >= idle
 

@@ -30,6 +30,9 @@ class WebSession:
     chat: list[dict] = field(default_factory=list)  # the transcript, as Gradio's messages
     photo_turn: Any = None  # the current photo search (vision.photo_index.PhotoTurn: its vector, never the file)
     recorded: Any = None  # the response last recorded as views (history panel), so it is recorded once
+    photo_thumb: str | None = None  # a small data URL of the last searched photo, shown beside its results
+    compare: list = field(default_factory=list)  # products added to compare (catalog.schema.Product)
+    detail: Any = None  # the product whose detail is open
     last_active: float = field(default_factory=time.monotonic)
 
     def say(self, role: str, content: str, keep: int) -> None:

@@ -14,7 +14,7 @@ import gradio as gr
 
 from assistant.shells.web.handlers import KEEP, View, WebShell
 
-RESULTS = ["chat", "cards", "chips", "facets"]  # what a search event updates
+RESULTS = ["chat", "cards", "chips", "facets", "detail"]  # what a search event updates
 
 
 def to_outputs(view: View, page: dict[str, gr.components.Component], fields: list[str]) -> list:
@@ -43,6 +43,19 @@ def gradio_event(handler: Callable[..., View], page: dict, fields: list[str]) ->
     return event
 
 
+def gradio_data_event(handler: Callable[..., View], page: dict, fields: list[str], keys: list[str]) -> Callable:
+    """Like `gradio_event`, for events a panel's own script triggers with data (e.g. a card's
+    product id): `handler(sid, *[data[key] for key in keys])`."""
+    def event(request: gr.Request, evt: gr.EventData):
+        sid = request.session_hash or uuid.uuid4().hex
+        data = getattr(evt, "_data", None) or {}
+        values = [str(data.get(k) or "")[:200] if isinstance(data, dict) else "" for k in keys]
+        return to_outputs(handler(sid, *values), page, fields)
+
+    event.__name__ = event.__qualname__ = handler.__name__
+    return event
+
+
 class Page:
     """What the panels share: components by name, the handlers (`shell`) and the settings."""
 
@@ -60,4 +73,9 @@ class Page:
     def on(self, trigger, handler: Callable[..., View], inputs: list, fields: list[str], **options):
         """Wire `trigger` to `handler(sid, *inputs) -> View`, whose `fields` are the outputs."""
         return trigger(gradio_event(handler, self.components, fields), inputs,
+                       [self.components[f] for f in fields], **options)
+
+    def on_data(self, trigger, handler: Callable[..., View], keys: list[str], fields: list[str], **options):
+        """Wire an event a panel's script triggers with data to `handler(sid, *data[keys]) -> View`."""
+        return trigger(gradio_data_event(handler, self.components, fields, keys), None,
                        [self.components[f] for f in fields], **options)

@@ -10,8 +10,8 @@ PLACEHOLDER = "e.g. women's black heels, grey sofa under $800"
 
 
 def build(page: Page, catalogs: list[str], first: str) -> None:
-    picker = gr.Dropdown(catalogs, value=first, label="Catalog", visible=len(catalogs) > 1,
-                         elem_id="catalog-picker")
+    picker = gr.Dropdown(catalogs, value=first, label="Catalog", elem_id="catalog-picker",
+                         visible=len(catalogs) > 1 and not page.settings.kiosk)  # a kiosk serves one store
     chat = gr.Chatbot(label="Chat", height=420, elem_id="chat")
     box = gr.Textbox(placeholder=PLACEHOLDER, label="Your message", elem_id="message", max_lines=3)
     send = gr.Button("Search", variant="primary", elem_id="send")
@@ -23,4 +23,6 @@ def wire(page: Page) -> None:
     # no event takes the chat as an input: the transcript is the session's, kept on the server
     page.on(page["box"].submit, shell.on_message, [page["box"]], ["box", *RESULTS])
     page.on(page["send"].click, shell.on_message, [page["box"]], ["box", *RESULTS])
-    page.on(page["picker"].input, shell.on_catalog, [page["picker"]], RESULTS)
+    page.on(page["picker"].input, shell.on_catalog, [page["picker"]], [*RESULTS, "compare"])
+    # the chat's clear (trash) icon starts the conversation over, results and filters included
+    page.on(page["chat"].clear, shell.on_clear, [], [*RESULTS, "compare"])
