@@ -65,14 +65,15 @@ def _tail(path: Path, n: int = 3000) -> str:
         return "(no log)"
 
 
-def _serve(catalog: str, index_dir: Path, log_path: Path, extra_env: dict[str, str] | None = None):
+def _serve(catalog: str, index_dir: Path, log_path: Path, extra_env: dict[str, str] | None = None,
+           extra_args: tuple[str, ...] = ()):
     """Start `python -m assistant serve` on a free loopback port; yield its URL; stop it."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}/"
     env = dict(os.environ, ASSISTANT_INDEX_DIR=str(index_dir),
                HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONUNBUFFERED="1", **(extra_env or {}))
     ARTIFACTS.mkdir(exist_ok=True)
-    cmd = [sys.executable, "-m", "assistant", "serve", "--port", str(port), "--catalog", catalog]
+    cmd = [sys.executable, "-m", "assistant", "serve", "--port", str(port), "--catalog", catalog, *extra_args]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL)

@@ -74,7 +74,7 @@ def your_photo(thumbnail: str | None) -> str:
             "<span>Results for your photo</span></div>")
 
 
-def render_cards(response: SearchResponse | None, photo: str | None = None) -> str:
+def render_cards(response: SearchResponse | None, photo: str | None = None, summary: bool = True) -> str:
     if response is None or not response.results:
         return your_photo(photo) + EMPTY
     notes = distinguishers([r.product for r in response.results])
@@ -92,6 +92,8 @@ def render_cards(response: SearchResponse | None, photo: str | None = None) -> s
             f"<div class='meta'>{price}{e(p.leaf_category)}"
             f"{' · ' + e(p.brand) if p.brand else ''}</div>"
             f"<div class='why'>{e(r.why)}</div></div>")
+    if not summary:
+        return "<div class='cards'>" + "".join(cards) + "</div>"
     shown = len(response.results)
     summary = (f"Showing {shown} of {response.total} match{'' if response.total == 1 else 'es'}"
                if response.total > shown else f"{shown} product{'' if shown == 1 else 's'}")

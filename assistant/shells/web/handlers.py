@@ -304,7 +304,7 @@ class WebShell:
         response, _ = safe(self.history.for_you, conv)
         if response is None or not response.results:
             return FOR_YOU_EMPTY
-        return "<div class='for-you'><h3>For you</h3>" + render_cards(response) + "</div>"
+        return "<div class='for-you'><h3>For you</h3>" + render_cards(response, summary=False) + "</div>"
 
     def after_results(self, sid: str) -> View:
         """After new cards: record them as views, apply the opt-in ordering, refresh "For you"."""

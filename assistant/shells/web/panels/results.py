@@ -11,10 +11,7 @@ from assistant.shells.web.panels import RESULTS, Page
 
 # the cards: announced when they change; a click or Enter on a card opens it; on a phone the page
 # scrolls to the first card when new results arrive below the fold
-CARDS_JS = """
-element.setAttribute('aria-live', 'polite');
-element.setAttribute('role', 'region');
-element.setAttribute('aria-label', 'Results');
+OPEN_JS = """
 const open = (card) => trigger('open', {id: card.dataset.productId});
 element.addEventListener('click', (ev) => {
   const card = ev.target.closest('.card');
@@ -24,6 +21,11 @@ element.addEventListener('keydown', (ev) => {
   const card = ev.target.closest('.card');
   if (card && (ev.key === 'Enter' || ev.key === ' ')) { ev.preventDefault(); open(card); }
 });
+"""
+CARDS_JS = OPEN_JS + """
+element.setAttribute('aria-live', 'polite');
+element.setAttribute('role', 'region');
+element.setAttribute('aria-label', 'Results');
 watch('value', () => {
   const first = element.querySelector('.card');
   if (!first || window.innerWidth > 768) return;

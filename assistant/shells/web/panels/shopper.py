@@ -7,6 +7,7 @@ import gradio as gr
 
 from assistant.shells.web.history_panel import FOR_YOU_EMPTY
 from assistant.shells.web.panels import RESULTS, Page
+from assistant.shells.web.panels.results import OPEN_JS
 
 
 def idle_seconds(settings) -> float:
@@ -35,7 +36,8 @@ def build(page: Page) -> None:
     idle, kiosk = idle_seconds(settings), settings.kiosk
     personal = gr.Checkbox(False, label="Use my history to order my results (opt-in)", elem_id="personalize",
                            visible=not kiosk)  # a kiosk keeps no history to order by
-    for_you = gr.HTML(FOR_YOU_EMPTY, label="For you", elem_id="for-you", visible=not kiosk)
+    for_you = gr.HTML(FOR_YOU_EMPTY, label="For you", elem_id="for-you", visible=not kiosk,
+                      js_on_load=OPEN_JS)  # its cards open a detail like the results' cards
     with gr.Row(elem_id="session-buttons"):
         forget = gr.Button("Forget me", elem_id="forget", size="sm", visible=not kiosk)
         end = gr.Button("End session", elem_id="end-session", size="sm")
@@ -60,4 +62,5 @@ def wire(page: Page) -> None:
     else:
         page.on(page["end"].click, shell.on_end, [], ended)
     page.on(page["timer"].tick, shell.on_tick, [], ended)
+    page.on_data(page["for_you"].open, shell.on_open, ["id"], ["chat", "detail"])
     page.on(page["personal"].input, shell.on_personal, [page["personal"]], ["chat", "cards"])
