@@ -72,6 +72,7 @@ CSS = """
 /* touch targets of at least 44 px */
 #send, #forget, #end-session, #end-yes, #end-no {min-height:44px !important;}
 #privacy-note {font-size:13px; color:#374151;}
+#detail:not(:has(.detail)), #compare:not(:has(.compare-panel)) {display:none !important;}  /* nothing open */
 @media (max-width: 768px) {
   #chat {height:300px !important; max-height:300px !important;}
 }

@@ -273,7 +273,11 @@ class WebShell:
             if action == "more" and product_id:
                 product = self._product(session, product_id)
                 engine = self.assistant.engine(conv.catalog)
-                conv.last = engine.similar(product.id, k=self.assistant.settings.default_k, filters=conv.filters)
+                k = self.assistant.settings.default_k
+                # the filters the results on screen met (a relaxed colour is not one of them)
+                filters = conv.last.filters if conv.last is not None and conv.last.mode != "photo" else None
+                response = engine.similar(product.id, k=k, filters=filters)
+                conv.last = response if response.results or filters is None else engine.similar(product.id, k=k)
                 session.photo_turn = None
                 return self._results(session, Reply(f"More like “{product.title}”:", conv.last))
             if action == "compare" and product_id:
