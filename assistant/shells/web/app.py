@@ -16,6 +16,7 @@ from assistant.config import Settings, get_settings
 from assistant.core import Assistant
 from assistant.errors import ShopperError
 from assistant.shells.api.routes import api_app
+from assistant.shells.web.cards import render_cards  # noqa: F401 (tests import it here)
 from assistant.shells.web.handlers import WebShell
 from assistant.shells.web.limits import BodyLimit, health_router
 from assistant.shells.web.panels import RESULTS, Page, gradio_event, to_outputs  # noqa: F401 (tests import them here)
