@@ -46,7 +46,7 @@ def test_the_transcript_is_capped(assistant):
 def shell(settings, tmp_path, demo):
     from assistant.shells.web.app import build_app
 
-    own = settings.model_copy(update={"history_db": tmp_path / "h.sqlite3", "kiosk_idle_seconds": 30,
+    own = settings.model_copy(update={"history_db": tmp_path / "h.sqlite3", "kiosk_idle_seconds": 30, "kiosk": True,
                                       "max_chat_messages": 6})
     return build_app(Assistant(own, progress=False), "demo").shell
 
@@ -88,3 +88,20 @@ def test_a_view_becomes_outputs_in_one_place(shell):
     page = {"chat": gr.Chatbot(), "cards": gr.HTML(), "chips": gr.CheckboxGroup()}
     chat, cards, chips = to_outputs(View(chat=[], chips=["Sofas"]), page, ["chat", "cards", "chips"])
     assert chat == [] and cards == gr.skip() and chips["choices"] == chips["value"] == ["Sofas"]
+
+
+def test_the_same_catalog_again_changes_nothing_and_end_session_resets_the_picker(shell):
+    """Issue 20, items 2 and 3: the dropdown left on its value keeps the chat; End session says
+    which catalog the next search uses."""
+    chat = shell.on_message("pick", "grey sofa").chat
+    assert shell.on_catalog("pick", "demo") == View()
+    assert shell.sessions.peek("pick").chat == chat
+    assert shell.on_end("pick").picker == "demo"
+
+
+def test_the_chats_clear_icon_starts_the_conversation_over(shell):
+    shell.on_message("clear", "grey sofa under 800")
+    view = shell.on_clear("clear")
+    assert view.chat == [] and view.chips == [] and "No products" in view.cards
+    conv = shell.sessions.peek("clear").conversation
+    assert conv.last is None and conv.filters.is_empty() and conv.text == ""
