@@ -3,7 +3,7 @@
 The fashion catalog (photos, ~9k products) is used when the shared data set is present, else the
 bundled demo catalog. Needs Debian's Chromium at /usr/bin/chromium (`make system-deps`); the tests
 are skipped with a reason when it is missing. A screenshot of the first search is written to
-`test-artifacts/search.png` and copied to `docs/screenshot.png`; the server log goes to
+`test-artifacts/search.png` (README's screenshots come from scripts/screenshots.py); the server log goes to
 `test-artifacts/app-server.log`.
 
 Voice, photo and "Forget me" (docs/reliability.md): a spoken query synthesised with espeak-ng is
@@ -222,11 +222,7 @@ def test_search_shows_cards_with_photos_reasons_and_chips(page):
 
     page.evaluate("window.scrollTo(0, 0)")
     ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / "search.png"
-    page.screenshot(path=str(shot), full_page=True)
-    docs = ROOT / "docs"
-    docs.mkdir(exist_ok=True)
-    shutil.copyfile(shot, docs / "screenshot.png")
+    page.screenshot(path=str(ARTIFACTS / "search.png"), full_page=True)  # README's: scripts/screenshots.py
 
 
 def test_refinement_changes_results_and_chips(page):

@@ -39,3 +39,9 @@ def test_why_lines_use_plain_words_not_scores():
     r = Result(product=heels("1"), score=0.9, rank=1, dense_rank=1, dense_score=0.73)
     why = explain(r)
     assert "0.73" not in why and "close to what you asked for" in why
+
+
+def test_titles_differing_only_in_spacing_count_as_the_same():
+    notes = distinguishers([heels("1"), Product(id="2", title="Catwalk  Women Black Heels ", colors=["Black"],
+                                                 gender="Women")])
+    assert notes == {"1": "item 1", "2": "item 2"}

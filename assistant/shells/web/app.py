@@ -50,6 +50,7 @@ CSS = """
 .attrs th, .compare th[scope=row] {text-align:left; padding:3px 10px 3px 0; color:#374151; white-space:nowrap;
   word-break:keep-all; hyphens:none; vertical-align:top;}
 .attrs td {padding:3px 0; overflow-wrap:anywhere;}
+.detail .attrs th, .detail .attrs td {border:none !important; border-bottom:1px solid #e5e7eb !important; padding:4px 8px !important;}
 .detail-actions, .compare-panel > button {display:flex; flex-wrap:wrap; gap:8px; margin-top:10px;}
 .detail button, .compare-panel button {min-height:44px; min-width:44px; padding:8px 14px; border-radius:8px;
   border:1px solid #9a3412; background:#fff; color:#7c2d12; font-weight:600; cursor:pointer;}

@@ -51,7 +51,7 @@ def distinguishers(products: list[Product]) -> dict[str, str]:
     values differ within the group (colour, brand, price, an attribute), else the item number."""
     groups: dict[str, list[Product]] = defaultdict(list)
     for p in products:
-        groups[p.title.strip().lower()].append(p)
+        groups[" ".join(p.title.split()).lower()].append(p)
     notes: dict[str, str] = {}
     for group in (g for g in groups.values() if len(g) > 1):
         for label, value in [("", lambda p: ", ".join(p.colors)), ("", lambda p: p.brand),
