@@ -174,6 +174,8 @@ def test_phone_shows_the_first_card_after_a_query_and_big_controls(browser, ui_a
         box = page.locator(CARDS).first.bounding_box()
         assert box and box["y"] >= 0 and box["y"] + box["height"] <= PHONE["height"], \
             f"the first card is at {box} in a {PHONE} viewport"
+        said = page.locator("#cards .said").bounding_box()  # the reply is on this screen too
+        assert said and said["y"] >= 0 and said["y"] + said["height"] <= PHONE["height"], said
         shot(page, "ui-phone-results.png", full_page=False)
         for sel in ("#send", "#forget", "#end-session"):
             height = page.locator(sel).bounding_box()["height"]
@@ -321,5 +323,22 @@ def test_contrast_live_results_and_the_photo_stays_visible(browser, ui_app):
         mine.wait_for(state="visible")
         assert mine.evaluate("el => el.naturalWidth > 0"), "the shopper's photo is not drawn"
         shot(page, "ui-photo-kept.png")
+    finally:
+        context.close()
+
+
+def test_compare_in_the_chat_fills_the_numbered_compare_table(browser, ui_app):
+    context, page = _page(browser, ui_app[0])
+    try:
+        send(page, QUERY)
+        wait_for_cards(page, 3)
+        ids = card_ids(page)
+        send(page, "compare 1 and 3")
+        table = page.locator("#compare table.compare")
+        table.wait_for()
+        assert table.locator("thead .num").all_inner_texts() == ["1", "2"]
+        assert table.locator("thead img").count() == 2
+        assert ids[0] in table.inner_text() and ids[2] in table.inner_text()  # the item numbers
+        shot(page, "ui-chat-compare.png")
     finally:
         context.close()

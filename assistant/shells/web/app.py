@@ -74,9 +74,12 @@ CSS = """
 /* touch targets of at least 44 px */
 #send, #forget, #end-session, #end-yes, #end-no {min-height:44px !important;}
 #privacy-note {font-size:13px; color:#374151;}
+#chat table td:first-child, #chat table th:first-child {white-space:nowrap; word-break:keep-all; hyphens:none;}
 #detail:not(:has(.detail)), #compare:not(:has(.compare-panel)) {display:none !important;}  /* nothing open */
+.said {display:none;}
 @media (max-width: 768px) {
   #chat {height:300px !important; max-height:300px !important;}
+  .said {display:block; margin:0 0 8px; padding:8px 10px; border-radius:8px; background:#f3f4f6; color:#111827; font-size:14px;}
 }
 """
 KIOSK_CSS = """

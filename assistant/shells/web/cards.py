@@ -74,7 +74,11 @@ def your_photo(thumbnail: str | None) -> str:
             "<span>Results for your photo</span></div>")
 
 
-def render_cards(response: SearchResponse | None, photo: str | None = None, summary: bool = True) -> str:
+def render_cards(response: SearchResponse | None, photo: str | None = None, summary: bool = True,
+                 said: str | None = None) -> str:
+    """The cards; `said` is the assistant's last reply, repeated above them on a phone (where the
+    page scrolls to the results, away from the chat)."""
+    said_html = f"<p class='said'>{e(said)}</p>" if said else ""
     if response is None or not response.results:
         return your_photo(photo) + EMPTY
     notes = distinguishers([r.product for r in response.results])
@@ -97,7 +101,7 @@ def render_cards(response: SearchResponse | None, photo: str | None = None, summ
     shown = len(response.results)
     summary = (f"Showing {shown} of {response.total} match{'' if response.total == 1 else 'es'}"
                if response.total > shown else f"{shown} product{'' if shown == 1 else 's'}")
-    return (your_photo(photo) + f"<p class='results-summary'>{summary}. Press Enter or click a card for details.</p>"
+    return (said_html + your_photo(photo) + f"<p class='results-summary'>{summary}. Press Enter or click a card for details.</p>"
             "<div class='cards'>" + "".join(cards) + "</div>")
 
 

@@ -106,14 +106,15 @@ class WebShell:
         response = session.conversation.last
         photo = session.photo_thumb if response is not None and response.mode == "photo" else None
         session.detail = None
-        return View(chat=list(session.chat), cards=render_cards(response, photo), chips=chips_of(response),
+        said = session.chat[-1]["content"] if session.chat and session.chat[-1]["role"] == "assistant" else None
+        return View(chat=list(session.chat), cards=render_cards(response, photo, said=said), chips=chips_of(response),
                     facets=facet_choices(response), detail="")
 
     def _answer(self, session: WebSession, message: str) -> View:
         try:
             text = self.assistant.validate_text(message)
             reply = self._photo_refinement(session, text) or session.conversation.handle(message)
-            return self._results(session, reply)
+            return replace(self._results(session, reply), compare=self._chat_compare(session, text))
         except ShopperError as exc:
             return self._results(session, error=str(exc))
         except Exception:  # keep serving; never show a traceback to the shopper
@@ -128,6 +129,21 @@ class WebShell:
                                                drop=sorted(turn.drop))
         conv.last, session.photo_turn = response, turn
         return Reply(photo_message(response), response)
+
+    def _chat_compare(self, session: WebSession, message: str) -> Any:
+        """"compare 1 and 3" in the chat also fills the compare table (numbered, with photos)."""
+        from assistant.chat.answers import referenced_positions
+
+        conv = session.conversation
+        if conv.last is None or not conv.last.results or "compar" not in message.lower():
+            return KEEP
+        shown = conv.last.results
+        positions = [len(shown) if p == -1 else p for p in referenced_positions(message)]
+        picked = [shown[p - 1].product for p in positions if 1 <= p <= len(shown)]
+        if len(picked) < 2:
+            return KEEP
+        session.compare = picked[:MAX_COMPARE]
+        return render_compare(session.compare)
 
     def _photo_refinement(self, session: WebSession, message: str) -> Reply | None:
         """"in blue", "under $50" after a photo refine the photo search; anything else starts a text search."""

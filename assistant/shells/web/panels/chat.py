@@ -21,8 +21,8 @@ def build(page: Page, catalogs: list[str], first: str) -> None:
 def wire(page: Page) -> None:
     shell = page.shell
     # no event takes the chat as an input: the transcript is the session's, kept on the server
-    page.on(page["box"].submit, shell.on_message, [page["box"]], ["box", *RESULTS])
-    page.on(page["send"].click, shell.on_message, [page["box"]], ["box", *RESULTS])
+    page.on(page["box"].submit, shell.on_message, [page["box"]], ["box", *RESULTS, "compare"])
+    page.on(page["send"].click, shell.on_message, [page["box"]], ["box", *RESULTS, "compare"])
     page.on(page["picker"].input, shell.on_catalog, [page["picker"]], [*RESULTS, "compare"])
     # the chat's clear (trash) icon starts the conversation over, results and filters included
     page.on(page["chat"].clear, shell.on_clear, [], [*RESULTS, "compare"])

@@ -31,7 +31,7 @@ watch('value', () => {
   if (!first || window.innerWidth > 768) return;
   const box = first.getBoundingClientRect();
   if (box.top < 0 || box.bottom > window.innerHeight) {
-    const top = element.querySelector('.your-photo, .results-summary') || first;
+    const top = element.querySelector('.said, .your-photo, .results-summary') || first;
     top.scrollIntoView({block: 'start', behavior: 'instant'});
   }
 });

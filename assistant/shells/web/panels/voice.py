@@ -19,5 +19,5 @@ def build(page: Page) -> None:
 
 def wire(page: Page) -> None:
     page.on(page["voice"].change, page.shell.on_voice, [page["voice"], page["voice_language"]],
-            ["box", "voice", *RESULTS],
+            ["box", "voice", *RESULTS, "compare"],
             concurrency_limit=page.settings.voice_concurrency, concurrency_id="voice")
