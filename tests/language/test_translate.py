@@ -39,6 +39,13 @@ READ = [
     ("luvas pretas", "pt", "Gloves", "Black", None),
     ("黑色手套", "zh", "Gloves", "Black", None),
     ("女士灰色围巾", "zh", "Scarves", "Grey", "Women"),
+    # words only a secondary Apertium route knows (pt through Galician/Catalan, fr through Catalan)
+    ("cachecol cinza feminino", "pt", "Scarves", None, "Women"),  # "cinza" is read as ash, not grey
+    ("soutien-gorge blanc", "fr", "Bra", "White", None),
+    # words that were in a hand-written list until it was removed: now read from the resources
+    ("camisa negra para hombre", "es", "Shirts", "Black", "Men"),
+    ("montre pour femme", "fr", "Watches", None, "Women"),
+    ("男士黑色手表", "zh", "Watches", "Black", "Men"),
 ]
 
 
