@@ -313,13 +313,8 @@ class Blend:
 
 
 def item_vectors(engine: SearchEngine) -> np.ndarray:
-    """The catalog's own product embeddings (L2-normalised), read back from the FAISS index."""
-    dense = engine.index.dense
-    try:
-        return np.ascontiguousarray(dense.reconstruct_n(0, dense.ntotal), dtype=np.float32)
-    except RuntimeError as exc:  # e.g. IVF without a direct map
-        raise ShopperError("This catalog's index cannot give back its vectors; rebuild it with "
-                           "ASSISTANT_INDEX_KIND=flat or hnsw.") from exc
+    """The catalog's own product embeddings (L2-normalised), as the index stored them."""
+    return np.ascontiguousarray(engine.index.vectors, dtype=np.float32)
 
 
 class Recommender:

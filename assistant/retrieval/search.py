@@ -50,8 +50,7 @@ class SearchEngine:
     def matcher(self) -> CategoryMatcher:
         """Semantic product-type matcher, built on first use from the index's vectors."""
         if self._matcher is None:
-            n = self.index.dense.ntotal
-            vectors = self.index.dense.reconstruct_n(0, n) if n else np.zeros((0, self.encoder.dim))
+            vectors = np.asarray(self.index.vectors) if len(self.index.vectors) else np.zeros((0, self.encoder.dim))
             self._matcher = CategoryMatcher.from_catalog(self.encoder, self.products, vectors)
         return self._matcher
 
@@ -164,7 +163,7 @@ class SearchEngine:
         hard = filters or Filters()
         mask = self.policy.mask(hard)
         mask[doc] = False
-        vector = self.index.dense.reconstruct(doc)
+        vector = np.array(self.index.vectors[doc], dtype=np.float32)
         ranking, scores = self.dense_ranking(vector, mask, k)
         source = self.products[doc]
         results = [Result(product=self.products[d], score=scores[d], rank=r, dense_rank=r,
