@@ -39,7 +39,8 @@ from catalog.schema import LoadReport, Product
 from assistant.config import CATALOG_NAME, CatalogSource, Settings
 from assistant.models.encoders import TextEncoder, load_text_encoder
 from assistant.errors import CatalogError
-from assistant.language.text import tokenize
+from assistant.language.text import Compounds, tokenize
+from assistant.language.vocabulary import catalog_compounds
 from assistant.retrieval.vectors.backends import (FaissBackend, MilvusBackend, VectorBackend,
                                                  backend_from_settings, load_faiss)
 
@@ -157,12 +158,17 @@ class CatalogIndex:
     backend: VectorBackend    # dense search (`search_rows`), ids = row positions
 
     @property
+    def compounds(self) -> Compounds:
+        """The catalog's compound words, derived at build (every fold of its text uses them)."""
+        return Compounds(self.manifest.get("compounds", []))
+
+    @property
     def model(self) -> str:
         return self.manifest["model"]
 
 
-def _keyword_index(products: list[Product]) -> bm25s.BM25:
-    corpus = [tokenize(p.search_text()) or ["__empty__"] for p in products]
+def _keyword_index(products: list[Product], compounds: Compounds) -> bm25s.BM25:
+    corpus = [tokenize(p.search_text(), compounds=compounds) or ["__empty__"] for p in products]
     retriever = bm25s.BM25()
     retriever.index(corpus, show_progress=False)
     return retriever
@@ -229,13 +235,16 @@ def open_backend(name: str, settings: Settings, saved: Path | None, record: dict
 def write_index(name: str, settings: Settings, source: CatalogSource, products: list[Product],
                 vectors: np.ndarray, encoder_name: str, report: LoadReport, started: float,
                 extra: dict | None = None, progress: bool = False,
-                lines: list[str] | None = None) -> CatalogIndex:
+                lines: list[str] | None = None, compounds: Compounds | None = None) -> CatalogIndex:
     """Build FAISS + bm25s from products and their vectors, write them with a manifest to a temporary
     folder and swap it in. The photo index (`images/`) is carried over by hard links, so its
     cached photo vectors survive and only new photos are embedded again. `lines`: the products'
-    JSON when the caller has it already (sync)."""
+    JSON when the caller has it already (sync). `compounds`: None derives them from the products
+    (a build); sync keeps the ones the catalog was built with, so its tokens do not shift under it."""
     backend, record = dense_backend(name, settings, vectors, products)
-    keyword = _keyword_index(products)
+    if compounds is None:
+        compounds = catalog_compounds(products)
+    keyword = _keyword_index(products, compounds)
     final = index_folder(name, settings)
     tmp = final.with_name(f".{name}.{uuid.uuid4().hex[:8]}.building")
     tmp.mkdir(parents=True)
@@ -259,6 +268,7 @@ def write_index(name: str, settings: Settings, source: CatalogSource, products: 
             "skipped_count": len(report.errors), "vector_backend": record,
             "build_seconds": round(time.time() - started, 2),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "compounds": [list(pair) for pair in compounds.pairs],
             "checksums": checksums(tmp), **(extra or {}),
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))

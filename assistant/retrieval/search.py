@@ -41,9 +41,10 @@ class SearchEngine:
         self.products = index.products
         self.candidate_k = candidate_k
         self.rrf_k = rrf_k
-        self.vocab = Vocabulary.from_products(self.products)
+        self.compounds = index.compounds
+        self.vocab = Vocabulary.from_products(self.products, self.compounds)
         self._matcher: CategoryMatcher | None = None
-        self.policy = RankingPolicy(self.products)
+        self.policy = RankingPolicy(self.products, self.compounds)
         self.ratings = self.policy.ratings
 
     @property
@@ -69,7 +70,7 @@ class SearchEngine:
 
     # ------------------------------------------------------------------ retrieval
     def keyword_ranking(self, text: str, mask: np.ndarray | None, limit: int) -> tuple[list[int], np.ndarray]:
-        tokens = [t for t in tokenize(text) if t in self.index.keyword.vocab_dict]
+        tokens = [t for t in tokenize(text, compounds=self.compounds) if t in self.index.keyword.vocab_dict]
         if not tokens:
             return [], np.zeros(len(self.products), dtype=np.float32)
         scores = self.index.keyword.get_scores(tokens)
@@ -115,13 +116,14 @@ class SearchEngine:
             base = plan.pools[0] if plan.pools[0] is not None else self.policy.everything
             fused = {int(i): float(self.ratings[i]) / 1e3 for i in np.flatnonzero(base)[:limit]}
         kw_pos, dense_pos = _first_positions(kw_lists), _first_positions(dense_lists)
-        qwords = {stem(w) for w in words(text)}
+        qwords = {stem(w) for w in words(text, self.compounds)}
 
         def signals(doc: int) -> dict:
             return {"keyword_rank": kw_pos.get(doc), "dense_rank": dense_pos.get(doc),
                     "keyword_score": None if kw_scores is None or doc not in kw_pos else float(kw_scores[doc]),
                     "dense_score": dense_scores.get(doc),
-                    "matched_words": sorted(qwords & set(tokenize(self.products[doc].search_text())))}
+                    "matched_words": sorted(qwords & set(tokenize(self.products[doc].search_text(),
+                                                                  compounds=self.compounds)))}
         return Candidates(fused, signals=signals)
 
     # ------------------------------------------------------------------ search
