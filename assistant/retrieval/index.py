@@ -203,14 +203,16 @@ def dense_backend(name: str, settings: Settings, vectors: np.ndarray, products: 
     return backend, {"kind": "faiss", "family": backend.family, "count": len(ids), "fields": VECTOR_FIELDS}
 
 
-def open_backend(name: str, settings: Settings, saved: Path | None, record: dict, vectors: np.ndarray,
-                 products: list[Product], ids: np.ndarray | None = None,
-                 collection: str | None = None) -> tuple[VectorBackend, dict | None]:
+def open_backend(name: str, settings: Settings, saved: Path | None, manifest_path: Path,
+                 vectors: np.ndarray, products: list[Product], ids: np.ndarray | None = None,
+                 collection: str | None = None) -> VectorBackend:
     """The backend the settings name, for a loaded index: FAISS read back from `saved` (None:
     built in memory from `vectors`), or the Milvus collection. Built again from the local vectors
     when what is there does not fit (a Milvus collection missing or off-count, an index built for
-    the other backend); the second value is then the new record to keep in the manifest, else None."""
-    count = len(vectors)
+    the other backend); a new upload is recorded in the manifest (not checksummed), so the next
+    load reuses it."""
+    manifest = json.loads(manifest_path.read_text())
+    record, count = manifest.get("vector_backend") or {}, len(vectors)
     if settings.vector_backend == "milvus":
         try:
             backend = backend_from_settings(settings, int(vectors.shape[1]), VECTOR_FIELDS,
@@ -219,17 +221,20 @@ def open_backend(name: str, settings: Settings, saved: Path | None, record: dict
             raise CatalogError(str(exc)) from exc
         if record.get("kind") == "milvus" and record.get("uri") == settings.milvus_uri \
                 and backend.count() == count:
-            return backend, None
+            return backend
         log.warning("Milvus collection %s is missing or out of date: uploading %d vectors",
                     backend.collection, count)
         backend.close()
     elif saved is not None and (saved / "meta.json").exists():
-        return load_faiss(saved, settings), None
+        return load_faiss(saved, settings)
     elif saved is not None:
         log.warning("index for %s has no FAISS copy (built for %s): building it in memory",
                     name, record.get("kind"))
     backend, new = dense_backend(name, settings, vectors, products, ids, collection)
-    return backend, new
+    if new["kind"] == "milvus":
+        manifest["vector_backend"] = new
+        manifest_path.write_text(json.dumps(manifest, indent=2))
+    return backend
 
 
 def write_index(name: str, settings: Settings, source: CatalogSource, products: list[Product],
@@ -361,27 +366,32 @@ def load_index(name: str, settings: Settings) -> CatalogIndex:
         if len(vectors) != len(products):
             raise ValueError(f"{len(vectors)} vectors, {len(products)} products")
         faiss_copy = settings.vector_backend == "faiss" and (folder / DENSE_DIR / "meta.json").exists()
-        backend, record = open_backend(name, settings, folder / DENSE_DIR, manifest.get("vector_backend")
-                                       or {}, vectors, products) if faiss_copy else (None, None)
+        backend = open_backend(name, settings, folder / DENSE_DIR, folder / "manifest.json", vectors,
+                               products) if faiss_copy else None
     except Exception as exc:  # any parse failure means the files cannot be trusted
         raise IndexProblem(f"index for {name!r} could not be read ({exc})") from exc
     if backend is None:  # Milvus (connection errors are not a corrupt index), or no FAISS copy
-        backend, record = open_backend(name, settings, folder / DENSE_DIR, manifest.get("vector_backend")
-                                       or {}, vectors, products)
+        backend = open_backend(name, settings, folder / DENSE_DIR, folder / "manifest.json", vectors, products)
     if backend.count() != len(products):
         raise IndexProblem(f"index for {name!r} is inconsistent ({backend.count()} searchable vectors, "
                            f"{len(products)} products)")
-    if record is not None and record["kind"] == "milvus":
-        manifest["vector_backend"] = record  # not checksummed: the next load finds the upload
-        (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    if settings.vector_backend == "milvus":  # open_backend may have recorded a new upload
+        manifest = read_manifest(name, settings) or manifest
     return CatalogIndex(name, products, vectors, keyword, manifest, backend)
 
 
 def ensure_index(name: str, settings: Settings, progress: bool = True,
                  notify=None) -> CatalogIndex:
     """Load the index, rebuilding it (with a progress bar) when missing, stale or corrupt."""
+    return load_or_build(lambda: load_index(name, settings),
+                         lambda: build_index(name, settings, progress=progress), notify)
+
+
+def load_or_build(load, build, notify=None):
+    """`load()`, or `build()` when what is on disk is missing, stale or corrupt (`IndexProblem`),
+    saying why through `notify`: the text and the photo index recover the same way."""
     try:
-        return load_index(name, settings)
+        return load()
     except IndexProblem as problem:
         (notify or log.warning)(f"{problem}: building it now")
-        return build_index(name, settings, progress=progress)
+        return build()

@@ -28,7 +28,7 @@ from assistant.config import Settings
 from assistant.errors import CatalogError, ShopperError
 from assistant.retrieval.facets import BY_NAME, FACETS, Filters, product_values
 from assistant.retrieval.index import (CatalogIndex, IndexProblem, collection_name, dense_backend,
-                                       index_folder, open_backend, sha256, swap_in)
+                                       index_folder, load_or_build, open_backend, sha256, swap_in)
 from assistant.retrieval.policy import Candidates, Plan, Result, SearchResponse, split_constraints
 from assistant.retrieval.search import SearchEngine
 from assistant.retrieval.vectors.backends import VectorBackend
@@ -341,22 +341,16 @@ def load_photo_index(index: CatalogIndex, settings: Settings) -> PhotoIndex:
     if not (len(rows) == len(vectors) == len(colours)) or (len(rows) and rows.max() >= len(index.products)) \
             or colours.shape[1] != COLOUR_DIM:
         raise IndexProblem(f"photo index for {index.name!r} is inconsistent")
-    backend, record = open_backend(index.name, settings, None, manifest.get("vector_backend") or {},
-                                   vectors, index.products, rows, photo_collection(index.name))
-    if record is not None and record["kind"] == "milvus":
-        manifest["vector_backend"] = record  # not checksummed: the next load finds the upload
-        (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    backend = open_backend(index.name, settings, None, folder / "manifest.json", vectors, index.products,
+                           rows, photo_collection(index.name))
     return PhotoIndex(index.name, rows, vectors, colours, backend, probe, manifest)
 
 
 def ensure_photo_index(index: CatalogIndex, settings: Settings, progress: bool = True,
                        notify=None) -> PhotoIndex:
     """Load the photo index, rebuilding it when missing, stale or corrupt."""
-    try:
-        return load_photo_index(index, settings)
-    except IndexProblem as problem:
-        (notify or log.warning)(f"{problem}: building it now")
-        return build_photo_index(index, settings, progress=progress)
+    return load_or_build(lambda: load_photo_index(index, settings),
+                         lambda: build_photo_index(index, settings, progress=progress), notify)
 
 
 # ---------------------------------------------------------------------- search
