@@ -51,7 +51,6 @@ class Settings(BaseModel):
     index_dir: Path = ROOT / "indexes"
     var_dir: Path = ROOT / "var"
     text_model: str = "minilm"
-    index_kind: Literal["auto", "flat", "hnsw", "ivf"] = Field("auto", description="flat | hnsw | ivf | auto (flat below 200k)")
     default_catalog: str = "auto"
     catalogs: dict[str, CatalogSource] = Field(default_factory=dict)
     host: str = "127.0.0.1"
@@ -106,7 +105,8 @@ class Settings(BaseModel):
     max_chat_messages: int = Field(200, ge=2, description="chat messages kept per session (the oldest go first)")
     max_request_bytes: int = Field(1_000_000, ge=1024, description="largest request body on Gradio's API other than file uploads")
     upload_max_age_seconds: int = Field(300, ge=2, description="uploaded files no event used are deleted after this long")
-    # vector backends (docs/scaling.md): in-process FAISS, or Milvus by URI (milvus-lite file or cluster)
+    # the vector layer (docs/scaling.md): one set of settings for the app's text and photo indexes
+    # and `assistant bench scale`; in-process FAISS, or Milvus by URI (milvus-lite file or cluster)
     vector_backend: Literal["faiss", "milvus"] = Field("faiss", description="faiss | milvus")
     vector_family: Literal["auto", "flat", "hnsw", "hnsw_fp16", "hnsw_sq8", "ivf_sq8", "ivf_pq"] = Field("auto", description="FAISS family: auto | flat | hnsw | ivf_sq8 | ivf_pq")
     vector_flat_threshold: int = Field(50_000, ge=0, description="auto: exact search below this many products, HNSW above")
@@ -164,6 +164,8 @@ class Settings(BaseModel):
 
 
 ENV_PREFIX = "ASSISTANT_"
+# older variable -> (field, value translations); read only when the field's own variable is unset
+ALIASES = {"ASSISTANT_INDEX_KIND": ("vector_family", {"ivf": "ivf_sq8"})}
 
 
 class SettingsError(ShopperError):
@@ -204,6 +206,10 @@ def settings_from_env(env: dict[str, str] | None = None, **overrides: object) ->
     instead of being accepted and misbehaving later (e.g. an unknown vector backend ran FAISS)."""
     env = dict(os.environ if env is None else env)
     values: dict[str, object] = {}
+    aliased: dict[str, str] = {}
+    for old, (name, translate) in ALIASES.items():
+        if old in env and ENV_PREFIX + name.upper() not in env:
+            values[name], aliased[name] = translate.get(env[old], env[old]), old
     for name in Settings.model_fields:
         key = ENV_PREFIX + name.upper()
         if key in env and name != "catalogs":
@@ -212,7 +218,11 @@ def settings_from_env(env: dict[str, str] | None = None, **overrides: object) ->
     try:
         return Settings(**values)
     except ValidationError as exc:
-        raise SettingsError("; ".join(_problem(e) for e in exc.errors())) from None
+        problems = [_problem(e) for e in exc.errors()]
+        for name, old in aliased.items():  # say the variable that was actually set
+            new = ENV_PREFIX + name.upper()
+            problems = [p.replace(new, f"{old} (now {new})", 1) if p.startswith(new) else p for p in problems]
+        raise SettingsError("; ".join(problems)) from None
 
 
 @lru_cache(maxsize=1)

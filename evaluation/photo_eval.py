@@ -12,12 +12,11 @@ import json
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from assistant.errors import ShopperError
-from evaluation.search_eval import write_report
+from evaluation.search_eval import check_report_path, finish_report
 from assistant.vision.photo_index import ATTRIBUTES, attribute_value, held_out
 
 WARMUP = 3
@@ -119,19 +118,13 @@ def _same(a, b, attrs: tuple[str, ...]) -> bool:
 def cmd_eval_photos(args, settings) -> int:
     from assistant.core import Assistant
 
-    if args.json and not Path(args.json).resolve().parent.is_dir():
-        raise ShopperError(f"cannot write {args.json}: its folder does not exist")
+    check_report_path(args.json)
     if args.limit is not None and args.limit <= WARMUP:
         raise ShopperError(f"--limit must be more than {WARMUP} (the warm-up queries)")
     assistant = Assistant(settings, progress=True)
     catalog = settings.resolve_catalog(args.catalog)
     report = run_photo_eval(assistant, catalog, args.limit,
                             progress=lambda msg: print(msg, file=sys.stderr))
-    print(f"catalog {report.catalog}, image model {report.model}: {report.n_queries} held-out photo "
-          f"queries (of {report.n_held_out}; split by product id) against {report.n_catalog_photos} photos")
-    print(report.table())
-    print(f"({report.seconds:.1f} s)")
-    if args.json:
-        write_report(args.json, report.to_dict())
-        print(f"wrote {args.json}", file=sys.stderr)
-    return 0
+    return finish_report(report, f"catalog {report.catalog}, image model {report.model}: {report.n_queries} "
+                         f"held-out photo queries (of {report.n_held_out}; split by product id) against "
+                         f"{report.n_catalog_photos} photos", args.json)

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.errors import ShopperError
-from evaluation.search_eval import in_split, load_labels, write_report
+from evaluation.search_eval import check_report_path, finish_report, in_split, load_labels
 from assistant.recs.recommend import Blend, CoOccurrence, Popularity, Profile, Recommender
 from evaluation.blend_fit import fit_blend
 
@@ -287,8 +287,7 @@ def cmd_eval_recs(args, settings) -> int:
     from assistant.recs.recommend import Recommender
 
     labels = args.labels or settings.data_dir / "fashion-queries" / "label.csv"
-    if args.json and not Path(args.json).resolve().parent.is_dir():
-        raise ShopperError(f"cannot write {args.json}: its folder does not exist")
+    check_report_path(args.json)
     if args.sessions_per_query < 1:
         raise ShopperError("--sessions-per-query must be at least 1.")
     seeds = _seeds(getattr(args, "seeds", None))  # fail fast, before loading models
@@ -297,15 +296,11 @@ def cmd_eval_recs(args, settings) -> int:
     rec = Recommender(assistant.engine(catalog), catalog)  # no store: learns from eval sessions only
     report = run_recs_eval(rec, labels, test_per_query=args.sessions_per_query,
                            train_per_query=4 * args.sessions_per_query, seeds=seeds)
-    print(f"catalog {catalog}, model {settings.text_model}; baseline: {BASELINE}")
-    print(report.table())
+    notes = []
     learned = report.settings["learned_blend"].get("query-disjoint", {})
     if learned:
         seed, weights = next(iter(learned.items()))
-        print(f"hybrid weights learnt from query-disjoint training sessions (seed {seed}):")
-        print("  " + ", ".join(f"{k} {v:+.3g}" for k, v in sorted(weights.items(), key=lambda kv: -abs(kv[1]))))
-    print(f"({report.seconds:.1f} s)")
-    if args.json:
-        write_report(args.json, report.to_dict())
-        print(f"wrote {args.json}", file=sys.stderr)
-    return 0
+        notes = [f"hybrid weights learnt from query-disjoint training sessions (seed {seed}):",
+                 "  " + ", ".join(f"{k} {v:+.3g}" for k, v in sorted(weights.items(), key=lambda kv: -abs(kv[1])))]
+    return finish_report(report, f"catalog {catalog}, model {settings.text_model}; baseline: {BASELINE}",
+                         args.json, notes)

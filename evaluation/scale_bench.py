@@ -1,6 +1,10 @@
 """Scale benchmark (`assistant bench scale`, docs/scaling.md): synthetic 384-d catalogs with filter
 fields, every FAISS index family, and the bm25s keyword side at the same size.
 
+It measures the app's own code path: the backend comes from `backend_from_settings` (the `vector_*`
+settings, with the family and build options of the run laid over them) and every query is a
+`search_rows` call on the allowed rows of a filter mask, as `SearchEngine.dense_ranking` makes it.
+
 Per size and family: build time, index memory (serialized size and process RSS growth), p50/p95
 single-query latency and recall@10 against exact search (same filter) for plain queries, a
 selective filter (category + price, ~1 % passes: exact scan of the passing rows) and a broad
@@ -174,13 +178,23 @@ def exact_truth(vectors, fields, q, filters, k: int = 10, chunk: int = 100_000) 
 
 
 # ------------------------------------------------------------------ vector bench
-def _run_queries(backend, q, flts, truth, k=10) -> dict:
-    """Wall-clock and CPU-time latency: on a shared machine the wall p95 includes time the query
-    waited for a core; the thread's CPU time is what it costs on an idle core."""
+def row_masks(fields: dict, filters: dict) -> dict[str, list[np.ndarray]]:
+    """Each query's filter as the app hands it over, a row mask (bit-packed here to keep 1M-row
+    runs in memory)."""
+    return {mode: [np.packbits(filter_mask(fields, f)) for f in flts] for mode, flts in filters.items()}
+
+
+def _run_queries(backend, q, masks, truth, k=10) -> dict:
+    """Wall-clock and CPU-time latency of `np.flatnonzero(mask)` + `search_rows`, the app's dense
+    step. On a shared machine the wall p95 includes time the query waited for a core; the
+    thread's CPU time is what it costs on an idle core."""
     lat, cpu, hits = [], [], 0
+    n = len(backend.row_ids)
     for i, qi in enumerate(q):
+        mask = None if masks is None else np.unpackbits(masks[i], count=n).astype(bool)
         t0, c0 = time.perf_counter(), time.thread_time()
-        ids, _ = backend.search(qi, k, None if flts is None else flts[i])
+        allowed = None if mask is None else np.flatnonzero(mask)
+        ids, _ = backend.search_rows(qi, k, allowed)
         lat.append((time.perf_counter() - t0) * 1000)
         cpu.append((time.thread_time() - c0) * 1000)
         hits += len(set(ids.tolist()) & truth[i])
@@ -189,25 +203,28 @@ def _run_queries(backend, q, flts, truth, k=10) -> dict:
             "recall10": round(hits / max(1, sum(len(t) for t in truth)), 4)}
 
 
-def bench_family(family: str, vectors, fields, q, filters, truth, options: dict, sweep=None,
+def bench_family(family: str, vectors, fields, q, masks, truth, settings, sweep=None,
                  saved: Path | None = None) -> dict:
-    """Build (or load from `saved`, written by an earlier run) one family, then time queries."""
+    """Build (or load from `saved`, written by an earlier run) one family, then time queries.
+    `settings`: the app's, with the run's family and build options laid over them."""
     import faiss
 
-    from assistant.retrieval.vectors.backends import FaissBackend
+    from assistant.retrieval.vectors.backends import backend_from_settings, load_faiss
+
+    settings = settings.model_copy(update={"vector_backend": "faiss", "vector_family": family})
 
     n = len(vectors)
     gc.collect()
     rss0 = rss_mb()
     if saved is not None and (saved / "meta.json").exists():
-        backend = FaissBackend.load(saved)
+        backend = load_faiss(saved, settings)
         built = json.loads((saved / "build.json").read_text())
         build, rss_build = built["build_s"], built["rss_delta_mb"]
     else:
         rows = [{"category": c, "colour": o, "price": float(p)}
                 for c, o, p in zip(fields["category"].tolist(), fields["colour"].tolist(), fields["price"].tolist())]
         rss0 = rss_mb()
-        backend = FaissBackend(DIM, FIELDS, family=family, **options)
+        backend = backend_from_settings(settings, DIM, FIELDS)
         t0 = time.perf_counter()
         backend.add(np.arange(n), vectors, rows)
         build = time.perf_counter() - t0
@@ -228,7 +245,7 @@ def bench_family(family: str, vectors, fields, q, filters, truth, options: dict,
         if value is not None:
             backend.set_search(**{knob: value})
         key = "exact" if value is None else f"{knob}={value}"
-        row = {mode: _run_queries(backend, q, None if mode == "plain" else filters[mode], truth[mode])
+        row = {mode: _run_queries(backend, q, None if mode == "plain" else masks[mode], truth[mode])
                for mode in MODES}
         result["settings"][key] = row
         print(f"  {family} n={n:,} {key}: " + json.dumps(row), file=sys.stderr)
@@ -236,7 +253,7 @@ def bench_family(family: str, vectors, fields, q, filters, truth, options: dict,
         # the other strategy for the selective filter: ANN + IDSelector instead of the exact scan
         keep = backend.exact_below
         backend.exact_below = 0.0
-        result["selective_via_ann"] = _run_queries(backend, q, filters["selective"], truth["selective"])
+        result["selective_via_ann"] = _run_queries(backend, q, masks["selective"], truth["selective"])
         backend.exact_below = keep
     faiss.omp_set_num_threads(threads)
     del backend
@@ -364,8 +381,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sweep", help="query-effort values for every family (efSearch or nprobe), e.g. 128,256")
     ap.add_argument("--hard", action="store_true", help="the near-isotropic first generator instead of the realistic one")
     ap.add_argument("--queries", type=int, default=200)
-    ap.add_argument("--m", type=int, default=32, help="HNSW M")
-    ap.add_argument("--ef-construction", type=int, default=80)
+    ap.add_argument("--m", type=int, help="HNSW M (default: ASSISTANT_VECTOR_HNSW_M)")
+    ap.add_argument("--ef-construction", type=int, help="default: ASSISTANT_VECTOR_EF_CONSTRUCTION")
     ap.add_argument("--keyword", action="store_true", help="also bench bm25s over n synthetic titles")
     ap.add_argument("--realism", action="store_true", help="only compare neighbour statistics of real vs synthetic")
     ap.add_argument("--cache", default=str(ROOT / "var" / "scale"))
@@ -376,6 +393,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="keep built indexes under the cache folder and reuse them (re-time without rebuilding)")
     args = ap.parse_args(argv)
     import faiss
+
+    from assistant.config import get_settings
 
     try:
         sizes = [int(x) for x in args.sizes.split(",")]
@@ -397,7 +416,10 @@ def main(argv: list[str] | None = None) -> int:
         report["realism"] = realism(source)
         print(json.dumps(report["realism"], indent=1))
     generator = "hard" if args.hard else "realistic"
-    options = {"hnsw_m": args.m, "ef_construction": args.ef_construction}
+    settings = get_settings()
+    args.m = args.m or settings.vector_hnsw_m
+    args.ef_construction = args.ef_construction or settings.vector_ef_construction
+    settings = settings.model_copy(update={"vector_hnsw_m": args.m, "vector_ef_construction": args.ef_construction})
     print(f"faiss threads: build {faiss.omp_get_max_threads()}, queries 1", file=sys.stderr)
     new = []
     for n in ([] if args.realism else sizes):
@@ -407,12 +429,13 @@ def main(argv: list[str] | None = None) -> int:
         if families:  # keyword-only runs (--families "") skip the vector ground truth
             q, filters = queries(args.queries, generator, fields, source)
             truth = exact_truth(vectors, fields, q, filters)
+            masks = row_masks(fields, filters)
             shares = {m: round(float(np.mean([filter_mask(fields, f).mean() for f in fl])), 4) for m, fl in filters.items()}
             print(f"{generator} n={n:,}: data + exact truth {time.perf_counter() - t0:.0f}s; filter shares {shares}",
                   file=sys.stderr)
         for fam in families:
             saved = cache / f"index-{generator}-{n}-{fam}-m{args.m}-efc{args.ef_construction}" if args.save_indexes and fam != "flat" else None
-            r = bench_family(fam, vectors, fields, q, filters, truth, options, sweep, saved)
+            r = bench_family(fam, vectors, fields, q, masks, truth, settings, sweep, saved)
             r.update(generator=generator, filter_share=shares, hnsw_m=args.m, ef_construction=args.ef_construction)
             new.append(r)
             _write(args.json, report, new)

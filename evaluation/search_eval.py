@@ -406,6 +406,29 @@ def run_eval(assistant, queries_path: str | Path, labels_path: str | Path, catal
                       seconds=time.perf_counter() - started)
 
 
+def check_report_path(path: str | Path | None) -> None:
+    """Refuse a `--json` path whose folder is missing before the minutes of evaluation, not after."""
+    from assistant.errors import ShopperError
+
+    if path and not Path(path).resolve().parent.is_dir():
+        raise ShopperError(f"cannot write {path}: its folder does not exist")
+
+
+def finish_report(report, headline: str, path: str | Path | None, notes: Sequence[str] = ()) -> int:
+    """The eval commands' common ending: headline, table, notes, time, and the JSON when asked."""
+    import sys
+
+    print(headline)
+    print(report.table())
+    for line in notes:
+        print(line)
+    print(f"({report.seconds:.1f} s)")
+    if path:
+        write_report(path, report.to_dict())
+        print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
 def write_report(path: str | Path, data: dict) -> None:
     """Write an eval/bench report as JSON; a path that cannot be written is the user's to fix."""
     from assistant.errors import ShopperError

@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass, field
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from assistant.language.text import STOPWORDS, fold, stem, words
-from assistant.language.vocabulary import Vocabulary, phrase_key
+from assistant.language.text import NO_COMPOUNDS, STOPWORDS, fold, stem, words
+from assistant.language.vocabulary import Vocabulary
 from assistant.retrieval.facets import BY_NAME, FACETS, Constraints
 
 MAX_NGRAM = 4
@@ -314,7 +314,7 @@ def _nested_types(types: dict[str, list[str]], tokens: list[str], vocab: Vocabul
 
     def narrower(t: str, other: str) -> bool:  # a kind of, one of, or named with the other's types
         return bool(vocab.ancestors.get(t, set()) & set(types[other])) or \
-            phrase_key(other) in phrase_key(t).split()
+            vocab.key(other) in vocab.key(t).split()
 
     for span in spans:
         if all(narrower(t, other) for t in types[span] for other in spans if other != span):
@@ -364,10 +364,11 @@ def _read_foreign(query: str, tokens: list[str], parsed: ParsedQuery, vocab: Voc
                                                                  min_score=ENGLISH_TYPO_SCORE))
 
     def lookup(phrase: str) -> bool:
-        return phrase in in_phrase or bool(vocab.lookup(phrase_key(phrase) or phrase))
+        return phrase in in_phrase or bool(vocab.lookup(vocab.key(phrase) or phrase))
 
     english, reading = reader.read(query, tokens, known, lookup)
     if reading is not None:
+        english = vocab.words(" ".join(english))  # the reader's "t-shirt" meets the catalog's "tshirt"
         parsed.language = reading.language
         parsed.translated[query.strip()] = " ".join(english)
     return english
@@ -377,7 +378,8 @@ def parse(query: str, vocab: Vocabulary | None = None, matcher=None, reader=None
     """Parse one message. Without a vocabulary only price, sort, negation and intent are found;
     with a `reader` (translate.Reader) a query in another language is read into English first."""
     parsed = ParsedQuery(original=query, intent=detect_intent(query))
-    text = fold(query)
+    compounds = vocab.compounds if vocab is not None else NO_COMPOUNDS
+    text = fold(query, compounds)
     text = _take_prices(text, parsed)
     for pattern in SIZE_PATTERNS:
         for m in pattern.finditer(text):
@@ -387,7 +389,7 @@ def parse(query: str, vocab: Vocabulary | None = None, matcher=None, reader=None
     text = _take_sort(text, parsed)
     text = _take_negations(text, parsed, vocab)
     text = _segment_cjk(text, vocab)
-    tokens = words(text)
+    tokens = words(text, compounds)
     exact: frozenset[str] = frozenset()
     if vocab is not None and reader is not None:
         typed = set(tokens)
@@ -405,7 +407,7 @@ def parse(query: str, vocab: Vocabulary | None = None, matcher=None, reader=None
     excluded_keys = {" ".join(stem(w) for w in e.split()) for e in parsed.exclude}
     for facet in FACETS:
         values = getattr(parsed, facet.field)
-        values[:] = [v for v in values if " ".join(stem(w) for w in words(v)) not in excluded_keys]
+        values[:] = [v for v in values if " ".join(stem(w) for w in words(v, compounds)) not in excluded_keys]
     if parsed.translated:  # say what was understood, as a typo guess is ("I read 'bufanda gris' as ...")
         values = parsed.genders + parsed.colors + parsed.occasions + parsed.materials + parsed.categories
         typed = next(iter(parsed.translated))

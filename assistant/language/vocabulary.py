@@ -13,7 +13,7 @@ from typing import Iterable
 
 from catalog.schema import Product
 
-from assistant.language.text import stem, words
+from assistant.language.text import NO_COMPOUNDS, Compounds, stem, words
 from assistant.retrieval.facets import FACET_NAMES, FACETS, product_values
 
 GENERIC_PARTS = frozenset("and or of the with set gift free accessory accessories other good goods "
@@ -51,9 +51,15 @@ def _ves_forms(key: str) -> list[str]:
     return [f"{head} {a}".strip() for a in alternatives]
 
 
-def phrase_key(text: str) -> str:
+def phrase_key(text: str, compounds: Compounds = NO_COMPOUNDS) -> str:
     """Folded, stemmed form used to compare phrases ("Men's Shoes" -> "men shoe")."""
-    return " ".join(stem(w) for w in words(text))
+    return " ".join(stem(w) for w in words(text, compounds))
+
+
+def catalog_compounds(products: Iterable[Product]) -> Compounds:
+    """The compound words of a catalog (text.Compounds.derive over its texts and type labels)."""
+    products = list(products)
+    return Compounds.derive((p.search_text() for p in products), {c for p in products for c in p.category})
 
 
 @dataclass
@@ -66,17 +72,20 @@ class Vocabulary:
     parts: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     known_words: set[str] = field(default_factory=set)
     ancestors: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    compounds: Compounds = NO_COMPOUNDS  # the catalog's own compound words: every fold here uses them
 
     @classmethod
-    def from_products(cls, products: Iterable[Product]) -> "Vocabulary":
-        vocab = cls()
+    def from_products(cls, products: Iterable[Product], compounds: Compounds | None = None) -> "Vocabulary":
+        """`compounds`: as recorded in the index manifest; None derives them from `products`."""
+        products = list(products)
+        vocab = cls(compounds=catalog_compounds(products) if compounds is None else compounds)
         for p in products:
             for facet in FACETS:  # every level of the category path is a value
                 for value in product_values(p, facet):
                     vocab.values[facet.name][value] += 1
             if p.category:
                 vocab.ancestors[p.category[-1]].update(p.category)
-            vocab.known_words.update(words(p.search_text()))
+            vocab.known_words.update(words(p.search_text(), vocab.compounds))
         vocab._index()
         return vocab
 
@@ -85,12 +94,12 @@ class Vocabulary:
         canonical: dict[str, dict[str, str]] = {f: {} for f in FACET_NAMES}
         for facet in FACET_NAMES:
             for value in self.values[facet]:
-                key = phrase_key(value)
+                key = self.key(value)
                 if key:
                     canonical[facet][key] = value
                     table[key].append((facet, value))
         for value in self.values["category"]:  # a head word stands for every type it ends
-            tokens = phrase_key(value).split()
+            tokens = self.key(value).split()
             if len(tokens) > 1 and tokens[-1] not in GENERIC_PARTS:
                 self.heads[tokens[-1]].add(value)
                 for token in tokens[:-1]:  # "perfume" names "Perfume and Body Mist"
@@ -98,16 +107,22 @@ class Vocabulary:
                         self.parts[token].add(value)
         for facet, synonyms in SYNONYMS.items():
             for word, targets in synonyms.items():
-                key = phrase_key(word) or word
+                key = self.key(word) or word
                 for target in targets:
-                    value = canonical[facet].get(phrase_key(target) or target)
+                    value = canonical[facet].get(self.key(target) or target)
                     if value and (facet, value) not in table[key]:
                         table[key].append((facet, value))
-        genders = {phrase_key(g) for g in self.values["gender"]}
+        genders = {self.key(g) for g in self.values["gender"]}
         for key, hits in table.items():  # "Men" as a category level is the gender, not a type
             if any(f == "gender" for f, _ in hits):
-                table[key] = [(f, v) for f, v in hits if not (f == "category" and phrase_key(v) in genders)]
+                table[key] = [(f, v) for f, v in hits if not (f == "category" and self.key(v) in genders)]
         self.phrases = dict(table)
+
+    def key(self, text: str) -> str:
+        return phrase_key(text, self.compounds)
+
+    def words(self, text: str) -> list[str]:
+        return words(text, self.compounds)
 
     def lookup(self, key: str) -> list[tuple[str, str]]:
         """(facet, value) pairs a phrase key names; a bare head word ("shoe") names its types."""

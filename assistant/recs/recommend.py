@@ -258,6 +258,7 @@ class CategoryTransitions:
 # sessions (train-split queries only, seed 13; `assistant eval-recs` refits and prints them).
 # Features not listed (e.g. a field only another catalog has) weigh 0. Agreeing with every viewed
 # item on colour and category counts most; season/occasion/brand agreement barely matters.
+# Used only for the catalog it was fitted on (`LEARNED_BLEND_FITTED_ON`, see `blend_for`).
 LEARNED_BLEND: dict[str, float] = {
     "agree:attr:season": -0.1811, "agree:attr:year": -0.1291, "agree:brand": 0.3248, "agree:category": 1.6968,
     "agree:category_parent": 0.9917, "agree:category_root": 0.6629, "agree:color": 1.3019,
@@ -266,6 +267,24 @@ LEARNED_BLEND: dict[str, float] = {
     "all:color": 4.9579, "all:gender": 0.4054, "all:occasion": 0.4766, "cooc": 1.6326, "knn": 0.1938,
     "max_cos": -0.2813, "popular": -0.2356, "transition": 1.5548,
 }
+
+
+LEARNED_BLEND_FITTED_ON = {"catalog": "fashion", "source_kind": "fashion"}
+# Any other catalog: its shoppers, labels and sessions were never fitted, so no label is preferred
+# over another (fashion's colour and gender weights would be a guess elsewhere). Unit weight on
+# what every catalog has: similarity to the viewed items, same category, category transitions and
+# co-occurrence; popularity only breaks ties. Not fitted; refit per catalog with `eval-recs`.
+NEUTRAL_BLEND: dict[str, float] = {"knn": 1.0, "agree:category": 1.0, "transition": 1.0, "cooc": 1.0,
+                                   "popular": 0.1}
+
+
+def blend_for(catalog: str, manifest: dict) -> "Blend":
+    """`LEARNED_BLEND` for the catalog it was fitted on (by name and source kind, or a synced
+    export of it); `NEUTRAL_BLEND` for every other catalog."""
+    fitted = LEARNED_BLEND_FITTED_ON
+    same = catalog == fitted["catalog"] and (manifest.get("source_kind") == fitted["source_kind"]
+                                             or bool(manifest.get("sync")))
+    return Blend(dict(LEARNED_BLEND if same else NEUTRAL_BLEND))
 
 
 @dataclass
@@ -313,13 +332,8 @@ class Blend:
 
 
 def item_vectors(engine: SearchEngine) -> np.ndarray:
-    """The catalog's own product embeddings (L2-normalised), read back from the FAISS index."""
-    dense = engine.index.dense
-    try:
-        return np.ascontiguousarray(dense.reconstruct_n(0, dense.ntotal), dtype=np.float32)
-    except RuntimeError as exc:  # e.g. IVF without a direct map
-        raise ShopperError("This catalog's index cannot give back its vectors; rebuild it with "
-                           "ASSISTANT_INDEX_KIND=flat or hnsw.") from exc
+    """The catalog's own product embeddings (L2-normalised), as the index stored them."""
+    return np.ascontiguousarray(engine.index.vectors, dtype=np.float32)
 
 
 class Recommender:
@@ -334,7 +348,7 @@ class Recommender:
         self.popularity = Popularity.fit(engine, [])
         self.fields = FieldCodes(self.products)
         self.transitions: CategoryTransitions | None = None
-        self.blend = Blend(dict(LEARNED_BLEND))
+        self.blend = blend_for(catalog, engine.index.manifest)
         self._version: object = None
         self._lock = threading.Lock()
 

@@ -1,6 +1,6 @@
 """Build, save, load and verify a catalog's indexes: FAISS (dense) + bm25s (keyword) + products.
 
-Layout under `indexes/<catalog>/`: `products.jsonl`, `dense.faiss`, `vectors.npy`, `keyword/`,
+Layout under `indexes/<catalog>/`: `products.jsonl`, `vectors.npy`, `dense/` (a saved FaissBackend), `keyword/`,
 `manifest.json` (and `images/`, the photo index, which keeps its own manifest). The manifest records
 the model, the catalog fingerprint, counts, build time, a version id and a SHA-256 of every file of
 the text index (keyword/* included), so a stale index (catalog or model changed) is rebuilt and a
@@ -8,10 +8,10 @@ corrupt one (any file changed, missing or added) is reported and rebuilt instead
 After `assistant sync` (sync.py) the manifest's `source_path` is the synced export, and freshness
 is judged against that file (`current_source`), not the one the catalog was first built from.
 
-With `vector_backend=milvus` the vectors (ids = row positions, plus `VECTOR_FIELDS`) also go to
-a Milvus collection named after the catalog, recorded in the manifest as `vector_backend`; dense
-search then runs there, while `dense.faiss`/`vectors.npy` stay the local copy read back by the
-matcher and recommender. The default `faiss` writes and searches exactly as before.
+Dense search goes through the one vector layer (`backend_from_settings`, tuned by the `vector_*`
+settings): ids are row positions, each with `VECTOR_FIELDS`. With `vector_backend=milvus` they go
+to a Milvus collection named after the catalog, recorded in the manifest as `vector_backend`, and
+no `dense/` is written; `vectors.npy` stays the local copy the matcher and recommender read.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import bm25s
-import faiss
 import numpy as np
 from tqdm import tqdm
 
@@ -40,13 +39,17 @@ from catalog.schema import LoadReport, Product
 from assistant.config import CATALOG_NAME, CatalogSource, Settings
 from assistant.models.encoders import TextEncoder, load_text_encoder
 from assistant.errors import CatalogError
-from assistant.language.text import tokenize
-from assistant.retrieval.vectors.backends import FaissRows, MilvusBackend
+from assistant.language.text import Compounds, tokenize
+from assistant.language.vocabulary import catalog_compounds
+from assistant.retrieval.vectors.backends import (FaissBackend, MilvusBackend, VectorBackend,
+                                                 backend_from_settings, load_faiss)
 
 log = logging.getLogger(__name__)
-FORMAT_VERSION = 2  # 2: every file (keyword/* too) is checksummed; manifests carry a version id
+# 2: every file (keyword/* too) is checksummed; manifests carry a version id
+# 3: dense search through the vector layer: `dense/` (a saved FaissBackend) replaces dense.faiss
+FORMAT_VERSION = 3
 PHOTO_DIR = "images"  # the photo index (vision/photo_index.py) lives inside the catalog's folder
-HNSW_THRESHOLD = 200_000
+DENSE_DIR = "dense"
 # scalar fields written beside each vector in Milvus (the app filters by row mask; these let
 # other clients of the collection filter on their own)
 VECTOR_FIELDS = {"category": "str", "brand": "str", "gender": "str", "color": "str", "price": "float"}
@@ -143,50 +146,29 @@ def source_fingerprint(source: CatalogSource) -> str:
     return digest.hexdigest()[:16]
 
 
-def make_dense_index(vectors: np.ndarray, kind: str = "auto") -> faiss.Index:
-    """Exact inner product while small; HNSW (or IVF) for large catalogs."""
-    n, dim = vectors.shape
-    if kind == "auto":
-        kind = "flat" if n < HNSW_THRESHOLD else "hnsw"
-    if kind == "flat":
-        index = faiss.IndexFlatIP(dim)
-    elif kind == "hnsw":
-        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 80
-        index.hnsw.efSearch = 128
-    elif kind == "ivf":
-        nlist = max(1, min(4096, int(np.sqrt(max(n, 1)) * 4)))
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
-        index.train(vectors)
-        index.nprobe = min(nlist, 32)
-    else:
-        raise ValueError(f"unknown index kind {kind!r}: use flat, hnsw, ivf or auto")
-    index.add(vectors)
-    return index
-
-
 @dataclass
 class CatalogIndex:
     """Everything search needs for one catalog, loaded in memory."""
 
     name: str
     products: list[Product]
-    dense: faiss.Index
+    vectors: np.ndarray       # one L2-normalised embedding per product, row = position
     keyword: bm25s.BM25
     manifest: dict
-    backend: FaissRows | MilvusBackend | None = None  # dense search (`search_rows`); None: `dense`
+    backend: VectorBackend    # dense search (`search_rows`), ids = row positions
 
-    def __post_init__(self) -> None:
-        if self.backend is None:
-            self.backend = FaissRows(self.dense)
+    @property
+    def compounds(self) -> Compounds:
+        """The catalog's compound words, derived at build (every fold of its text uses them)."""
+        return Compounds(self.manifest.get("compounds", []))
 
     @property
     def model(self) -> str:
         return self.manifest["model"]
 
 
-def _keyword_index(products: list[Product]) -> bm25s.BM25:
-    corpus = [tokenize(p.search_text()) or ["__empty__"] for p in products]
+def _keyword_index(products: list[Product], compounds: Compounds) -> bm25s.BM25:
+    corpus = [tokenize(p.search_text(), compounds=compounds) or ["__empty__"] for p in products]
     retriever = bm25s.BM25()
     retriever.index(corpus, show_progress=False)
     return retriever
@@ -203,48 +185,71 @@ def _vector_fields(p: Product) -> dict:
             "gender": p.gender or None, "color": p.colors[0] if p.colors else None, "price": p.price}
 
 
-def _milvus(name: str, settings: Settings, dim: int, recreate: bool = False) -> MilvusBackend:
-    if not settings.milvus_uri:
-        raise CatalogError("ASSISTANT_VECTOR_BACKEND is milvus but ASSISTANT_MILVUS_URI is empty")
-    return MilvusBackend(dim, VECTOR_FIELDS, uri=settings.milvus_uri, token=settings.milvus_token,
-                         collection=collection_name(name), recreate=recreate)
+def dense_backend(name: str, settings: Settings, vectors: np.ndarray, products: list[Product],
+                  ids: np.ndarray | None = None, collection: str | None = None) -> tuple[VectorBackend, dict]:
+    """A fresh backend from the settings holding `vectors` (ids: row positions unless given) with
+    the products' `VECTOR_FIELDS`; returns it and its manifest record. Shared by the text index
+    and the photo index, so both search the way `assistant bench scale` measures."""
+    ids = np.arange(len(vectors)) if ids is None else ids
+    collection = collection or collection_name(name)
+    try:
+        backend = backend_from_settings(settings, int(vectors.shape[1]), VECTOR_FIELDS, collection, recreate=True)
+    except ValueError as exc:
+        raise CatalogError(str(exc)) from exc
+    backend.add(ids, vectors, [_vector_fields(products[int(i)]) for i in ids])
+    if isinstance(backend, MilvusBackend):
+        return backend, {"kind": "milvus", "uri": settings.milvus_uri, "collection": backend.collection,
+                         "count": len(ids), "fields": VECTOR_FIELDS}
+    return backend, {"kind": "faiss", "family": backend.family, "count": len(ids), "fields": VECTOR_FIELDS}
 
 
-def _upload(name: str, settings: Settings, vectors: np.ndarray, products: list[Product]) -> tuple[MilvusBackend, dict]:
-    """(Re)create the catalog's collection from the local vectors; return it and its manifest record."""
-    backend = _milvus(name, settings, int(vectors.shape[1]), recreate=True)
-    backend.add(np.arange(len(products)), vectors, [_vector_fields(p) for p in products])
-    return backend, {"kind": "milvus", "uri": settings.milvus_uri, "collection": backend.collection,
-                     "count": len(products), "fields": VECTOR_FIELDS}
-
-
-def _connect(name: str, settings: Settings, folder: Path, manifest: dict, dense: faiss.Index,
-             products: list[Product]) -> MilvusBackend:
-    """The catalog's Milvus collection; re-uploaded from `vectors.npy` when missing or off-count."""
-    record = manifest.get("vector_backend") or {}
-    backend = _milvus(name, settings, int(dense.d))
-    if record.get("uri") == settings.milvus_uri and backend.count() == len(products):
-        return backend
-    log.warning("Milvus collection %s is missing or out of date: uploading %d vectors",
-                backend.collection, len(products))
-    backend.close()
-    path = folder / "vectors.npy"
-    vectors = np.load(path) if path.exists() else dense.reconstruct_n(0, dense.ntotal)
-    backend, manifest["vector_backend"] = _upload(name, settings, vectors, products)
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))  # not checksummed
+def open_backend(name: str, settings: Settings, saved: Path | None, manifest_path: Path,
+                 vectors: np.ndarray, products: list[Product], ids: np.ndarray | None = None,
+                 collection: str | None = None) -> VectorBackend:
+    """The backend the settings name, for a loaded index: FAISS read back from `saved` (None:
+    built in memory from `vectors`), or the Milvus collection. Built again from the local vectors
+    when what is there does not fit (a Milvus collection missing or off-count, an index built for
+    the other backend); a new upload is recorded in the manifest (not checksummed), so the next
+    load reuses it."""
+    manifest = json.loads(manifest_path.read_text())
+    record, count = manifest.get("vector_backend") or {}, len(vectors)
+    if settings.vector_backend == "milvus":
+        try:
+            backend = backend_from_settings(settings, int(vectors.shape[1]), VECTOR_FIELDS,
+                                            collection or collection_name(name))
+        except ValueError as exc:
+            raise CatalogError(str(exc)) from exc
+        if record.get("kind") == "milvus" and record.get("uri") == settings.milvus_uri \
+                and backend.count() == count:
+            return backend
+        log.warning("Milvus collection %s is missing or out of date: uploading %d vectors",
+                    backend.collection, count)
+        backend.close()
+    elif saved is not None and (saved / "meta.json").exists():
+        return load_faiss(saved, settings)
+    elif saved is not None:
+        log.warning("index for %s has no FAISS copy (built for %s): building it in memory",
+                    name, record.get("kind"))
+    backend, new = dense_backend(name, settings, vectors, products, ids, collection)
+    if new["kind"] == "milvus":
+        manifest["vector_backend"] = new
+        manifest_path.write_text(json.dumps(manifest, indent=2))
     return backend
 
 
 def write_index(name: str, settings: Settings, source: CatalogSource, products: list[Product],
                 vectors: np.ndarray, encoder_name: str, report: LoadReport, started: float,
                 extra: dict | None = None, progress: bool = False,
-                lines: list[str] | None = None) -> CatalogIndex:
+                lines: list[str] | None = None, compounds: Compounds | None = None) -> CatalogIndex:
     """Build FAISS + bm25s from products and their vectors, write them with a manifest to a temporary
     folder and swap it in. The photo index (`images/`) is carried over by hard links, so its
     cached photo vectors survive and only new photos are embedded again. `lines`: the products'
-    JSON when the caller has it already (sync)."""
-    dense = make_dense_index(vectors, settings.index_kind)
-    keyword = _keyword_index(products)
+    JSON when the caller has it already (sync). `compounds`: None derives them from the products
+    (a build); sync keeps the ones the catalog was built with, so its tokens do not shift under it."""
+    backend, record = dense_backend(name, settings, vectors, products)
+    if compounds is None:
+        compounds = catalog_compounds(products)
+    keyword = _keyword_index(products, compounds)
     final = index_folder(name, settings)
     tmp = final.with_name(f".{name}.{uuid.uuid4().hex[:8]}.building")
     tmp.mkdir(parents=True)
@@ -255,7 +260,8 @@ def write_index(name: str, settings: Settings, source: CatalogSource, products: 
             else:
                 for p in tqdm(products, desc=f"writing {name}", unit="item", disable=not progress):
                     fh.write(p.model_dump_json() + "\n")
-        faiss.write_index(dense, str(tmp / "dense.faiss"))
+        if isinstance(backend, FaissBackend):
+            backend.save(tmp / DENSE_DIR)
         keyword.save(str(tmp / "keyword"), show_progress=False)
         np.save(tmp / "vectors.npy", vectors)
         manifest = {
@@ -264,21 +270,19 @@ def write_index(name: str, settings: Settings, source: CatalogSource, products: 
             "fingerprint": source_fingerprint(source),
             "model": settings.text_model, "encoder": encoder_name, "dim": int(vectors.shape[1]),
             "count": len(products), "skipped_rows": [str(e) for e in report.errors[:1000]],
-            "skipped_count": len(report.errors), "index_kind": type(dense).__name__,
+            "skipped_count": len(report.errors), "vector_backend": record,
             "build_seconds": round(time.time() - started, 2),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "compounds": [list(pair) for pair in compounds.pairs],
             "checksums": checksums(tmp), **(extra or {}),
         }
-        backend = None
-        if settings.vector_backend == "milvus":
-            backend, manifest["vector_backend"] = _upload(name, settings, vectors, products)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
         if (final / PHOTO_DIR).is_dir():
             shutil.copytree(final / PHOTO_DIR, tmp / PHOTO_DIR, copy_function=os.link)
         swap_in(tmp, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return CatalogIndex(name, products, dense, keyword, manifest, backend)
+    return CatalogIndex(name, products, vectors, keyword, manifest, backend)
 
 
 def load_report(name: str, source: CatalogSource) -> LoadReport:
@@ -357,24 +361,37 @@ def load_index(name: str, settings: Settings) -> CatalogIndex:
     try:
         with (folder / "products.jsonl").open(encoding="utf-8") as fh:
             products = [Product.model_validate_json(line) for line in fh if line.strip()]
-        dense = faiss.read_index(str(folder / "dense.faiss"))
+        vectors = np.load(folder / "vectors.npy", mmap_mode="r", allow_pickle=False)
         keyword = bm25s.BM25.load(str(folder / "keyword"), show_progress=False)
+        if len(vectors) != len(products):
+            raise ValueError(f"{len(vectors)} vectors, {len(products)} products")
+        faiss_copy = settings.vector_backend == "faiss" and (folder / DENSE_DIR / "meta.json").exists()
+        backend = open_backend(name, settings, folder / DENSE_DIR, folder / "manifest.json", vectors,
+                               products) if faiss_copy else None
     except Exception as exc:  # any parse failure means the files cannot be trusted
         raise IndexProblem(f"index for {name!r} could not be read ({exc})") from exc
-    if dense.ntotal != len(products):
-        raise IndexProblem(f"index for {name!r} is inconsistent ({dense.ntotal} vectors, "
+    if backend is None:  # Milvus (connection errors are not a corrupt index), or no FAISS copy
+        backend = open_backend(name, settings, folder / DENSE_DIR, folder / "manifest.json", vectors, products)
+    if backend.count() != len(products):
+        raise IndexProblem(f"index for {name!r} is inconsistent ({backend.count()} searchable vectors, "
                            f"{len(products)} products)")
-    backend = None
-    if settings.vector_backend == "milvus":
-        backend = _connect(name, settings, folder, manifest, dense, products)
-    return CatalogIndex(name, products, dense, keyword, manifest, backend)
+    if settings.vector_backend == "milvus":  # open_backend may have recorded a new upload
+        manifest = read_manifest(name, settings) or manifest
+    return CatalogIndex(name, products, vectors, keyword, manifest, backend)
 
 
 def ensure_index(name: str, settings: Settings, progress: bool = True,
                  notify=None) -> CatalogIndex:
     """Load the index, rebuilding it (with a progress bar) when missing, stale or corrupt."""
+    return load_or_build(lambda: load_index(name, settings),
+                         lambda: build_index(name, settings, progress=progress), notify)
+
+
+def load_or_build(load, build, notify=None):
+    """`load()`, or `build()` when what is on disk is missing, stale or corrupt (`IndexProblem`),
+    saying why through `notify`: the text and the photo index recover the same way."""
     try:
-        return load_index(name, settings)
+        return load()
     except IndexProblem as problem:
         (notify or log.warning)(f"{problem}: building it now")
-        return build_index(name, settings, progress=progress)
+        return build()

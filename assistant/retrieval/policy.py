@@ -18,7 +18,8 @@ import numpy as np
 
 from catalog.schema import Product
 
-from assistant.language.text import stem, tokenize, words
+from assistant.language.text import Compounds, stem, tokenize, words
+from assistant.language.vocabulary import catalog_compounds
 from assistant.language.understand import ParsedQuery
 from assistant.retrieval.facets import (FACETS, FILTER_FIELDS, RELAX_ORDER, Filters, accepted, meets,
                                         merge_filters, missed, product_values, satisfied)
@@ -120,8 +121,10 @@ def split_constraints(parsed: ParsedQuery, filters: Filters | None = None,
 class RankingPolicy:
     """Filters, relaxation, preferences, ordering and facet counts over one catalog's products."""
 
-    def __init__(self, products: list[Product]) -> None:
+    def __init__(self, products: list[Product], compounds: Compounds | None = None) -> None:
+        """`compounds`: the catalog's (index manifest); None derives them from `products`."""
         self.products = products
+        self.compounds = catalog_compounds(products) if compounds is None else compounds
         n = len(products)
         self.prices = np.array([np.nan if p.price is None else p.price for p in products])
         self.ratings = np.array([0.0 if p.rating is None else p.rating for p in products])
@@ -132,7 +135,7 @@ class RankingPolicy:
                 for value in product_values(p, facet):
                     lists.setdefault(value, []).append(i)
             self.postings[facet.name] = {v: np.array(ids, dtype=np.int64) for v, ids in lists.items()}
-        self._exclusion_tokens = [set(tokenize(exclusion_text(p))) for p in products]
+        self._exclusion_tokens = [set(tokenize(exclusion_text(p), compounds=self.compounds)) for p in products]
         self.everything = np.ones(n, dtype=bool)
 
     # ------------------------------------------------------------------ plan
@@ -154,7 +157,7 @@ class RankingPolicy:
                     allowed[ids] = True
             mask &= allowed
         for term in filters.exclude:
-            bad = {stem(w) for w in words(term)}
+            bad = {stem(w) for w in words(term, self.compounds)}
             if bad:
                 hits = np.array([bad <= toks for toks in self._exclusion_tokens])
                 mask &= ~hits

@@ -41,17 +41,17 @@ class SearchEngine:
         self.products = index.products
         self.candidate_k = candidate_k
         self.rrf_k = rrf_k
-        self.vocab = Vocabulary.from_products(self.products)
+        self.compounds = index.compounds
+        self.vocab = Vocabulary.from_products(self.products, self.compounds)
         self._matcher: CategoryMatcher | None = None
-        self.policy = RankingPolicy(self.products)
+        self.policy = RankingPolicy(self.products, self.compounds)
         self.ratings = self.policy.ratings
 
     @property
     def matcher(self) -> CategoryMatcher:
         """Semantic product-type matcher, built on first use from the index's vectors."""
         if self._matcher is None:
-            n = self.index.dense.ntotal
-            vectors = self.index.dense.reconstruct_n(0, n) if n else np.zeros((0, self.encoder.dim))
+            vectors = np.asarray(self.index.vectors) if len(self.index.vectors) else np.zeros((0, self.encoder.dim))
             self._matcher = CategoryMatcher.from_catalog(self.encoder, self.products, vectors)
         return self._matcher
 
@@ -70,7 +70,7 @@ class SearchEngine:
 
     # ------------------------------------------------------------------ retrieval
     def keyword_ranking(self, text: str, mask: np.ndarray | None, limit: int) -> tuple[list[int], np.ndarray]:
-        tokens = [t for t in tokenize(text) if t in self.index.keyword.vocab_dict]
+        tokens = [t for t in tokenize(text, compounds=self.compounds) if t in self.index.keyword.vocab_dict]
         if not tokens:
             return [], np.zeros(len(self.products), dtype=np.float32)
         scores = self.index.keyword.get_scores(tokens)
@@ -116,13 +116,14 @@ class SearchEngine:
             base = plan.pools[0] if plan.pools[0] is not None else self.policy.everything
             fused = {int(i): float(self.ratings[i]) / 1e3 for i in np.flatnonzero(base)[:limit]}
         kw_pos, dense_pos = _first_positions(kw_lists), _first_positions(dense_lists)
-        qwords = {stem(w) for w in words(text)}
+        qwords = {stem(w) for w in words(text, self.compounds)}
 
         def signals(doc: int) -> dict:
             return {"keyword_rank": kw_pos.get(doc), "dense_rank": dense_pos.get(doc),
                     "keyword_score": None if kw_scores is None or doc not in kw_pos else float(kw_scores[doc]),
                     "dense_score": dense_scores.get(doc),
-                    "matched_words": sorted(qwords & set(tokenize(self.products[doc].search_text())))}
+                    "matched_words": sorted(qwords & set(tokenize(self.products[doc].search_text(),
+                                                                  compounds=self.compounds)))}
         return Candidates(fused, signals=signals)
 
     # ------------------------------------------------------------------ search
@@ -164,7 +165,7 @@ class SearchEngine:
         hard = filters or Filters()
         mask = self.policy.mask(hard)
         mask[doc] = False
-        vector = self.index.dense.reconstruct(doc)
+        vector = np.array(self.index.vectors[doc], dtype=np.float32)
         ranking, scores = self.dense_ranking(vector, mask, k)
         source = self.products[doc]
         results = [Result(product=self.products[d], score=scores[d], rank=r, dense_rank=r,

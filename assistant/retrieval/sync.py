@@ -28,6 +28,7 @@ from catalog.schema import Product
 from assistant.config import CatalogSource, Settings
 from assistant.errors import CatalogError
 from assistant.models.encoders import TextEncoder, load_text_encoder
+from assistant.language.text import Compounds
 from assistant.retrieval.index import (CatalogIndex, IndexProblem, check_index, index_folder,
                                        load_report, read_manifest, write_index, writer_lock)
 
@@ -110,10 +111,12 @@ def sync_index(name: str, settings: Settings, path: str | Path, encoder: TextEnc
     encoder = encoder or load_text_encoder(settings.text_model, settings.num_threads)
     with writer_lock(name, settings):
         try:
-            _, old_rows, old_lines, old_vectors = _previous(name, settings)
+            old_manifest, old_rows, old_lines, old_vectors = _previous(name, settings)
             full_build = ""
+            compounds = Compounds(old_manifest.get("compounds", []))
         except (IndexProblem, OSError, ValueError, KeyError) as problem:
             old_rows, old_lines, old_vectors, full_build = {}, [], None, str(problem)
+            compounds = None
         products = report.products
         added = changed = 0
         lines = [p.model_dump_json() for p in products]
@@ -152,7 +155,7 @@ def sync_index(name: str, settings: Settings, path: str | Path, encoder: TextEnc
                                    "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         index: CatalogIndex = write_index(name, settings, source, products, vectors, encoder.name,
                                           report, started, extra={"sync": record}, progress=progress,
-                                          lines=lines)
+                                          lines=lines, compounds=compounds)
     result.seconds = round(time.time() - started, 2)
     log.info("%s (version %s)", result.summary(), index.manifest["version"])
     return result

@@ -1,11 +1,13 @@
-"""The photo side of a catalog: image vectors in FAISS, colour histograms, attribute probes,
-and photo search over them.
+"""The photo side of a catalog: image vectors in the vector layer (the text index's backend, ids =
+product positions), colour histograms, attribute probes, and photo search over them.
 
 Layout under `indexes/<catalog>/images/`: `vectors.npy` (L2-normalised image embeddings),
 `colours.npy` (foreground HSV + CIELAB colour histograms), `rows.npy` (which product each row is),
 `probe.npz` (linear attribute classifiers), `manifest.json` (model, catalog fingerprint, counts,
 unreadable photos, held-out probe accuracy, SHA-256 of every artifact). A missing, stale (catalog
-or model changed) or corrupt index is rebuilt; unchanged photos reuse their cached vectors.
+or model changed) or corrupt index is rebuilt; unchanged photos reuse their cached vectors. The
+searchable copy is built from `vectors.npy` at load (FAISS) or kept in the Milvus collection
+`<catalog>_photos`, recorded in the manifest like the text index's.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import faiss
 import numpy as np
 from PIL import Image
 from tqdm import tqdm
@@ -26,9 +27,11 @@ from tqdm import tqdm
 from assistant.config import Settings
 from assistant.errors import CatalogError, ShopperError
 from assistant.retrieval.facets import BY_NAME, FACETS, Filters, product_values
-from assistant.retrieval.index import CatalogIndex, IndexProblem, index_folder, sha256, swap_in
+from assistant.retrieval.index import (CatalogIndex, IndexProblem, collection_name, dense_backend,
+                                       index_folder, load_or_build, open_backend, sha256, swap_in)
 from assistant.retrieval.policy import Candidates, Plan, Result, SearchResponse, split_constraints
 from assistant.retrieval.search import SearchEngine
+from assistant.retrieval.vectors.backends import VectorBackend
 from assistant.language.understand import ParsedQuery, parse
 from assistant.vision.images import (COLOUR_DIM, COLOUR_IS_HIST, COLOUR_VERSION, HSV_DIM, ImageEncoder,
                               colour_features, load_image, load_image_encoder)
@@ -134,7 +137,7 @@ class PhotoIndex:
     rows: np.ndarray          # product position of each photo row
     vectors: np.ndarray
     colours: np.ndarray
-    dense: faiss.Index        # ids are product positions
+    backend: VectorBackend    # ids are product positions
     probe: AttributeProbe
     manifest: dict
 
@@ -257,15 +260,15 @@ def build_photo_index(index: CatalogIndex, settings: Settings, progress: bool = 
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "checksums": {f: sha256(tmp / f) for f in ARTIFACTS},
     }
+    backend, manifest["vector_backend"] = dense_backend(name, settings, vec_a, index.products, rows_a,
+                                                        photo_collection(name))
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
     swap_in(tmp, folder)
-    return PhotoIndex(name, rows_a, vec_a, col_a, _faiss(vec_a, rows_a), probe, manifest)
+    return PhotoIndex(name, rows_a, vec_a, col_a, backend, probe, manifest)
 
 
-def _faiss(vectors: np.ndarray, rows: np.ndarray) -> faiss.Index:
-    index = faiss.IndexIDMap2(faiss.IndexFlatIP(vectors.shape[1]))
-    index.add_with_ids(vectors, rows)
-    return index
+def photo_collection(name: str) -> str:
+    return collection_name(f"{name}_photos")
 
 
 def _read_cache(name: str, settings: Settings, encoder: ImageEncoder) -> dict[str, tuple]:
@@ -338,17 +341,16 @@ def load_photo_index(index: CatalogIndex, settings: Settings) -> PhotoIndex:
     if not (len(rows) == len(vectors) == len(colours)) or (len(rows) and rows.max() >= len(index.products)) \
             or colours.shape[1] != COLOUR_DIM:
         raise IndexProblem(f"photo index for {index.name!r} is inconsistent")
-    return PhotoIndex(index.name, rows, vectors, colours, _faiss(vectors, rows), probe, manifest)
+    backend = open_backend(index.name, settings, None, folder / "manifest.json", vectors, index.products,
+                           rows, photo_collection(index.name))
+    return PhotoIndex(index.name, rows, vectors, colours, backend, probe, manifest)
 
 
 def ensure_photo_index(index: CatalogIndex, settings: Settings, progress: bool = True,
                        notify=None) -> PhotoIndex:
     """Load the photo index, rebuilding it when missing, stale or corrupt."""
-    try:
-        return load_photo_index(index, settings)
-    except IndexProblem as problem:
-        (notify or log.warning)(f"{problem}: building it now")
-        return build_photo_index(index, settings, progress=progress)
+    return load_or_build(lambda: load_photo_index(index, settings),
+                         lambda: build_photo_index(index, settings, progress=progress), notify)
 
 
 # ---------------------------------------------------------------------- search
@@ -461,13 +463,9 @@ class PhotoSearch:
     def _nearest(self, q: np.ndarray, mask: np.ndarray, limit: int) -> dict[int, float]:
         if not mask.any():
             return {}
-        params = None
-        if not mask.all():
-            allowed = np.flatnonzero(mask).astype(np.int64)
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
-        limit = min(limit, int(mask.sum()), self.photos.dense.ntotal)
-        scores, ids = self.photos.dense.search(q, limit, params=params)
-        return {int(i): float(s) for i, s in zip(ids[0], scores[0]) if i >= 0}
+        allowed = None if mask.all() else np.flatnonzero(mask).astype(np.int64)
+        ids, scores = self.photos.backend.search_rows(q[0], limit, allowed)
+        return {int(i): float(s) for i, s in zip(ids, scores)}
 
     def _colour_sim(self, query: PhotoQuery, product_pos: int) -> float:
         row = self._row.get(product_pos)

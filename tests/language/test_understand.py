@@ -205,3 +205,31 @@ def test_everyday_words_are_data_with_a_source_for_every_entry():
     loaded = load_everyday_words()
     assert sum(len(v) for v in loaded.values()) == len(rows)
     assert loaded["color"]["navy"] == ["navy blue", "blue"]
+
+
+def test_compound_words_come_from_the_catalog_itself():
+    """The tokenizer joins only what a catalog spells both ways in its own titles and type labels
+    (issue 16): fashion writes "Tshirts"/"t-shirt", "Sweatshirts"/"sweat shirts", "Flip Flops"/
+    "flip-flops"; brands and colours written hyphenated ("off-white") stay apart."""
+    from assistant.language.text import NO_COMPOUNDS, Compounds, words
+
+    titles = ["Nike Men Black T-Shirt", "Puma Grey Sweat Shirts", "Adidas flip-flops",
+              "Red Tape off-white shoes", "Nike Tshirts", "Off White Kurta"]
+    types = ["Tshirts", "Sweatshirts", "Flip Flops", "Casual Shoes", "Kurtas"]
+    derived = Compounds.derive(titles, types)
+    assert derived.pairs == (("flip", "flop"), ("sweat", "shirt"), ("t", "shirt"))
+    assert words("blue t shirt", derived) == ["blue", "tshirt"] == words("blue T-Shirts", derived)
+    assert words("off-white", derived) == ["off", "white"]
+    assert words("blue t shirt") == ["blue", "t", "shirt"]  # no catalog: nothing joined
+    assert Compounds.derive(["A T-Shirt"], ["Shirts"]) == NO_COMPOUNDS  # no type the catalog spells two ways
+
+
+def test_each_catalog_folds_with_its_own_compounds(demo):
+    """The demo store's type "T-Shirts" is written hyphenated, and it sells no flip-flops: only
+    "t shirt" is joined there, and its keyword index was built with the same compounds."""
+    from assistant.language.text import words
+
+    assert demo.compounds.pairs == (("t", "shirt"),)
+    assert demo.index.manifest["compounds"] == [["t", "shirt"]]
+    assert demo.vocab.words("flip flops") == ["flip", "flops"]
+    assert demo.vocab.words("t-shirt") == ["tshirt"] == words("tshirts", demo.policy.compounds)

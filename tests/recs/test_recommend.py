@@ -302,3 +302,14 @@ def test_offline_eval_runs_and_reports_every_recommender(fashion, settings):
     assert all(lo <= r.hit_rate <= hi for r in rows.values() for lo, hi in [r.hit_ci])
     assert rows[BASELINE].delta == 0 and "| hybrid (learned blend) |" in report.table()
     assert report.settings["learned_blend"]["query-disjoint"]["13"]["agree:category"] > 0
+
+
+def test_the_learned_blend_is_scoped_to_the_catalog_it_was_fitted_on(rec):
+    """LEARNED_BLEND was fitted on fashion sessions: other catalogs get the neutral default."""
+    from assistant.recs.recommend import LEARNED_BLEND, NEUTRAL_BLEND, blend_for
+
+    assert rec.blend.weights == NEUTRAL_BLEND  # the demo store
+    assert blend_for("fashion", {"source_kind": "fashion"}).weights == LEARNED_BLEND
+    assert blend_for("fashion", {"source_kind": "table", "sync": {"applied": 1}}).weights == LEARNED_BLEND
+    assert blend_for("fashion", {"source_kind": "table"}).weights == NEUTRAL_BLEND  # another "fashion"
+    assert blend_for("shoes", {"source_kind": "fashion"}).weights == NEUTRAL_BLEND

@@ -11,7 +11,7 @@ import pytest
 from assistant.config import settings_from_env
 from assistant.core import Assistant
 from assistant.retrieval.index import load_index
-from assistant.retrieval.vectors.backends import FaissBackend, FaissRows, MilvusBackend
+from assistant.retrieval.vectors.backends import FaissBackend, MilvusBackend
 
 QUERIES = [
     "grey sofa under 800",
@@ -41,14 +41,14 @@ def pair(tmp_path_factory, milvus_uri):
 def test_index_records_the_backend(pair):
     fa, mi, settings = pair
     f_index, m_index = fa.engine("demo").index, mi.engine("demo").index
-    assert isinstance(f_index.backend, FaissRows) and "vector_backend" not in f_index.manifest
+    assert isinstance(f_index.backend, FaissBackend) and f_index.manifest["vector_backend"]["kind"] == "faiss"
     record = json.loads((settings.index_dir / "demo" / "manifest.json").read_text())["vector_backend"]
     assert record["kind"] == "milvus" and record["collection"] == "demo"
     assert record["count"] == len(m_index.products) == m_index.backend.count()
-    # the local copy stays: matcher and recommender read vectors back from it
-    assert m_index.dense.ntotal == len(m_index.products)
+    # the local vectors stay (matcher and recommender read them); only FAISS's own files are not written
+    assert len(m_index.vectors) == len(m_index.products)
     assert sorted(p.name for p in (settings.index_dir / "demo").iterdir()) == \
-        sorted(p.name for p in (fa.settings.index_dir / "demo").iterdir())
+        sorted(p.name for p in (fa.settings.index_dir / "demo").iterdir() if p.name != "dense")
 
 
 @pytest.mark.parametrize("query", QUERIES)
@@ -75,13 +75,20 @@ def test_similar_on_both_backends(pair):
 
 def test_search_rows_paths_agree(pair, monkeypatch):
     """Milvus' three row-set paths (id expression, widened search, chunked ids past the top-k
-    cap) and FaissBackend return what the app's FAISS path returns."""
+    cap) and the app's FaissBackend return what an exact search of the allowed rows returns."""
+    import faiss
+
     fa, mi, _ = pair
     f_index, backend = fa.engine("demo").index, mi.engine("demo").index.backend
-    n = f_index.dense.ntotal
-    vectors = f_index.dense.reconstruct_n(0, n)
-    fb = FaissBackend(vectors.shape[1], {})
-    fb.add(np.arange(n), vectors)
+    vectors = np.asarray(f_index.vectors, dtype=np.float32)
+    n = len(vectors)
+    exact = faiss.IndexFlatIP(vectors.shape[1])
+    exact.add(vectors)
+
+    def reference(q, k, allowed):
+        params = None if allowed is None else faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+        scores, ids = exact.search(q.reshape(1, -1), min(k, n if allowed is None else len(allowed)), params=params)
+        return ids[0][ids[0] >= 0], scores[0][ids[0] >= 0]
     rng = np.random.default_rng(0)
     queries = vectors[rng.choice(n, 5, replace=False)]
     cases = []
@@ -92,8 +99,8 @@ def test_search_rows_paths_agree(pair, monkeypatch):
 
     def check():
         for q, allowed in cases:
-            want_ids, want_scores = f_index.backend.search_rows(q, 10, allowed)
-            for b in (backend, fb):
+            want_ids, want_scores = reference(q, 10, allowed)
+            for b in (backend, f_index.backend):
                 ids, scores = b.search_rows(q, 10, allowed)
                 assert ids.tolist() == want_ids.tolist()
                 assert np.allclose(scores, want_scores, atol=1e-4)

@@ -146,7 +146,7 @@ def test_missing_stale_and_corrupt_indexes_are_detected_and_rebuilt(settings, tm
     assert check_index("demo", s)["count"] == len(index.products)
 
     # corrupt: flip bytes in the FAISS file
-    faiss_file = tmp_path / "demo" / "dense.faiss"
+    faiss_file = tmp_path / "demo" / "dense" / "index.faiss"
     data = bytearray(faiss_file.read_bytes())
     data[100:110] = b"\x00" * 10
     faiss_file.write_bytes(bytes(data))
@@ -172,14 +172,28 @@ def test_missing_stale_and_corrupt_indexes_are_detected_and_rebuilt(settings, tm
         len(load_index("demo", s).products)
 
 
-def test_dense_index_kinds_agree_on_top_results(demo):
-    from assistant.retrieval.index import make_dense_index
+def test_dense_index_kinds_agree_on_top_results(demo, settings):
+    from assistant.retrieval.vectors.backends import backend_from_settings
 
-    vectors = np.vstack([demo.index.dense.reconstruct(i) for i in range(demo.index.dense.ntotal)])
-    query = vectors[:5]
-    _, exact = make_dense_index(vectors, "flat").search(query, 5)
-    _, hnsw = make_dense_index(vectors, "hnsw").search(query, 5)
-    assert (exact[:, 0] == hnsw[:, 0]).all()
+    vectors = np.asarray(demo.index.vectors, dtype=np.float32)
+    tops = []
+    for family in ("flat", "hnsw"):
+        backend = backend_from_settings(settings.model_copy(update={"vector_family": family}),
+                                        vectors.shape[1], {})
+        backend.add(np.arange(len(vectors)), vectors)
+        assert backend.family == family
+        tops.append([backend.search_rows(q, 5)[0][0] for q in vectors[:5]])
+    assert tops[0] == tops[1]
+
+
+def test_the_app_searches_through_the_configured_vector_layer(demo, settings):
+    """The text index's dense search is a FaissBackend tuned by the `vector_*` settings."""
+    from assistant.retrieval.vectors.backends import FaissBackend
+
+    backend = demo.index.backend
+    assert isinstance(backend, FaissBackend) and backend.family == "flat"
+    assert backend.ef_search == settings.vector_ef_search and backend.exact_below == settings.vector_exact_below
+    assert demo.index.manifest["vector_backend"]["kind"] == "faiss"
 
 
 def test_fashion_womens_black_heels(assistant, fashion):

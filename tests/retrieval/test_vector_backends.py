@@ -22,8 +22,7 @@ FILTERS = [
 
 @pytest.fixture(scope="module")
 def data(demo):
-    index = demo.index.dense
-    vectors = index.reconstruct_n(0, index.ntotal).astype(np.float32)
+    vectors = np.asarray(demo.index.vectors, dtype=np.float32)
     ids = np.arange(1000, 1000 + len(vectors), dtype=np.int64)  # ids unrelated to row numbers
     fields = []
     for row, p in enumerate(demo.products):
@@ -230,3 +229,22 @@ def test_faiss_save_and_load_keep_answers_and_updates(family, data, tmp_path):
         assert a.tolist() == b.tolist() and np.allclose(sa, sb)
     loaded.upsert([int(ids[4])], vectors[9][None], [{"category": "Lamps", "colour": "zz-new", "price": 1.0}])
     assert loaded.search(vectors[9], 5, {"colour": "zz-new"})[0].tolist() == [int(ids[4])]
+
+
+def test_search_rows_when_ids_are_row_positions(data):
+    """The app's case (id i = row i) skips the per-id lookup: same answers as the lookup path,
+    and once a row is deleted the lookup path is taken again and never returns it."""
+    ids, vectors, fields, q = data
+    rows = FaissBackend(vectors.shape[1], FIELDS)
+    rows.add(np.arange(len(vectors)), vectors, fields)
+    shifted = build("flat", data)  # ids 1000 + row
+    rng = np.random.default_rng(1)
+    for qi in q[:5]:
+        for share in (0.01, 0.3, 1.0):
+            allowed = np.sort(rng.choice(len(vectors), max(1, int(share * len(vectors))), replace=False))
+            a, sa = rows.search_rows(qi, 10, allowed)
+            b, sb = shifted.search_rows(qi, 10, allowed + 1000)
+            assert a.tolist() == (b - 1000).tolist() and np.array_equal(sa, sb)
+    gone = int(rows.search_rows(q[0], 1, np.arange(len(vectors)))[0][0])
+    rows.delete([gone])
+    assert gone not in rows.search_rows(q[0], len(vectors), np.arange(len(vectors)))[0].tolist()

@@ -294,7 +294,7 @@ def test_damaged_index_is_rebuilt(damage: str, shop: Shop, tmp_path):
         if damage == "missing-index":
             shutil.rmtree(folder)
         else:
-            (folder / "dense.faiss").write_bytes(b"\x00garbage, not a faiss index\xff" * 64)
+            (folder / "dense" / "index.faiss").write_bytes(b"\x00garbage, not a faiss index\xff" * 64)
         settings = settings_from_env(index_dir=index_dir, history_db=shop.history_db)
         name = settings.resolve_catalog(shop.cli_catalog)
         if shell == "library":

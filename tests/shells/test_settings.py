@@ -16,7 +16,8 @@ from tests.conftest import ROOT
 
 CASES = [
     ("ASSISTANT_VECTOR_BACKEND", "annoy", "must be one of faiss, milvus (got 'annoy')"),
-    ("ASSISTANT_INDEX_KIND", "bogus", "must be one of auto, flat, hnsw, ivf (got 'bogus')"),
+    # the older name of ASSISTANT_VECTOR_FAMILY still works, and a bad value names it
+    ("ASSISTANT_INDEX_KIND", "bogus", "(now ASSISTANT_VECTOR_FAMILY) must be one of auto, flat, hnsw, hnsw_fp16"),
     ("ASSISTANT_SPEECH_BACKEND", "nope", "must be one of faster-whisper, openai-whisper (got 'nope')"),
     ("ASSISTANT_SPEECH_TASK", "sing", "must be one of auto, transcribe, translate (got 'sing')"),
     ("ASSISTANT_SPEECH_PROMPT", "all", "must be one of catalog, catalog-list, none (got 'all')"),
@@ -58,6 +59,14 @@ def test_good_values_are_accepted():
     proc = run_cli({"ASSISTANT_VECTOR_BACKEND": "milvus", "ASSISTANT_INDEX_KIND": "hnsw",
                     "ASSISTANT_SPEECH_NICE": "19", "ASSISTANT_DEBUG": "false"}, "catalogs")
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_the_older_index_kind_variable_sets_the_vector_family():
+    from assistant.config import settings_from_env
+
+    assert settings_from_env({"ASSISTANT_INDEX_KIND": "ivf"}).vector_family == "ivf_sq8"
+    assert settings_from_env({"ASSISTANT_INDEX_KIND": "hnsw"}).vector_family == "hnsw"
+    assert settings_from_env({"ASSISTANT_INDEX_KIND": "hnsw", "ASSISTANT_VECTOR_FAMILY": "flat"}).vector_family == "flat"
 
 
 def test_the_allowed_values_are_the_ones_the_code_handles():

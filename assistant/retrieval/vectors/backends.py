@@ -108,30 +108,6 @@ class VectorBackend(ABC):
             width = min(limit, 4 * width)
 
 
-class FaissRows:
-    """The app's own FAISS index (ids = row positions) behind `search_rows`: the default path,
-    unchanged from before the backends existed (exact IDSelectorBatch over the allowed rows)."""
-
-    def __init__(self, index: faiss.Index):
-        self.index = index
-
-    def count(self) -> int:
-        return int(self.index.ntotal)
-
-    def search_rows(self, vector, k: int = 10, allowed_rows=None) -> tuple[np.ndarray, np.ndarray]:
-        params = None
-        if allowed_rows is not None:
-            allowed = _as_ids(allowed_rows)
-            if not len(allowed):
-                return np.zeros(0, np.int64), np.zeros(0, np.float32)
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
-            k = min(k, len(allowed))
-        k = min(k, self.index.ntotal)
-        scores, ids = self.index.search(np.asarray(vector).reshape(1, -1), k, params=params)
-        ok = ids[0] >= 0
-        return ids[0][ok], scores[0][ok]
-
-
 class FaissBackend(VectorBackend):
     """In-process FAISS. Rows are append-only; deletes/changes tombstone the old row, and
     filters plus tombstones become one IDSelectorBitmap, so no family needs remove_ids."""
@@ -157,6 +133,7 @@ class FaissBackend(VectorBackend):
         self.row_ids = np.zeros(0, dtype=np.int64)
         self.alive = np.zeros(0, dtype=bool)
         self.row_of: dict[int, int] = {}
+        self._identity_checked = -1  # row count at which `_ids_are_rows` last looked
         # string fields are stored as int32 codes (-1 = missing): np.isin on ints stays fast at 1M rows
         self.codes: dict[str, dict[str, int]] = {k: {} for k, t in self.fields.items() if t == "str"}
         self._posting_cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -345,9 +322,24 @@ class FaissBackend(VectorBackend):
     def search_rows(self, vector, k=10, allowed_rows=None):
         if allowed_rows is None or self.index is None:
             return self.search(vector, k)
-        rows = [self.row_of.get(i) for i in _as_ids(allowed_rows).tolist()]
-        passing = np.array(sorted(r for r in rows if r is not None), dtype=np.int64)
+        allowed = _as_ids(allowed_rows)
+        n = len(self.row_ids)
+        if len(self.row_of) == n and self._ids_are_rows():
+            # the app's case (ids = row positions, nothing deleted): no per-id lookup, which at
+            # 1M rows and a broad filter would cost more than the search itself
+            passing = np.unique(allowed[(allowed >= 0) & (allowed < n)])
+        else:
+            rows = [self.row_of.get(i) for i in allowed.tolist()]
+            passing = np.array(sorted(r for r in rows if r is not None), dtype=np.int64)
         return self._search_passing(_as_vectors(vector, self.dim)[:1], passing, k)
+
+    def _ids_are_rows(self) -> bool:
+        """Whether id i is row i (checked once per row count: rows are append-only)."""
+        n = len(self.row_ids)
+        if getattr(self, "_identity_checked", -1) != n:
+            self._identity = bool(np.array_equal(self.row_ids, np.arange(n, dtype=np.int64)))
+            self._identity_checked = n
+        return self._identity
 
     def _search_passing(self, q: np.ndarray, passing: np.ndarray, k: int):
         """Top-k among live rows `passing`: exact scan when few pass, else the ANN selector path."""
@@ -589,17 +581,33 @@ def make_backend(kind: str, dim: int, fields: Mapping[str, str], **options) -> V
     raise ValueError(f"unknown vector backend {kind!r}: use faiss or milvus")
 
 
-def backend_from_settings(settings, dim: int, fields: Mapping[str, str], collection: str = "products") -> VectorBackend:
-    """The backend the settings name (`ASSISTANT_VECTOR_BACKEND`, `ASSISTANT_MILVUS_URI`, ...)."""
-    if settings.vector_backend == "milvus":
+def faiss_options(settings) -> dict:
+    """FaissBackend's options from the `vector_*` settings: the values docs/scaling.md measured."""
+    return {"family": settings.vector_family, "flat_threshold": settings.vector_flat_threshold,
+            "large_family": settings.vector_large_family, "large_threshold": settings.vector_large_threshold,
+            "hnsw_m": settings.vector_hnsw_m, "ef_construction": settings.vector_ef_construction,
+            "ef_search": settings.vector_ef_search, "nlist": settings.vector_nlist or None,
+            "nprobe": settings.vector_nprobe, "exact_below": settings.vector_exact_below}
+
+
+def backend_from_settings(settings, dim: int, fields: Mapping[str, str], collection: str = "products",
+                          recreate: bool = False, kind: str | None = None) -> VectorBackend:
+    """The one factory: the backend the settings name (`ASSISTANT_VECTOR_BACKEND`, or `kind`),
+    tuned by the `vector_*` settings. The app's text and photo indexes and the scale bench all
+    come from here, so what the bench measures is what a search runs."""
+    kind = kind or settings.vector_backend
+    if kind == "milvus":
         if not settings.milvus_uri:
             raise ValueError("vector_backend is milvus but ASSISTANT_MILVUS_URI is empty")
         return MilvusBackend(dim, fields, uri=settings.milvus_uri, token=settings.milvus_token,
-                             collection=collection)
-    return make_backend(settings.vector_backend, dim, fields, family=settings.vector_family,
-                        flat_threshold=settings.vector_flat_threshold,
-                        large_family=settings.vector_large_family,
-                        large_threshold=settings.vector_large_threshold, hnsw_m=settings.vector_hnsw_m,
-                        ef_construction=settings.vector_ef_construction, ef_search=settings.vector_ef_search,
-                        nlist=settings.vector_nlist or None, nprobe=settings.vector_nprobe,
-                        exact_below=settings.vector_exact_below)
+                             collection=collection, recreate=recreate)
+    return make_backend(kind, dim, fields, **faiss_options(settings))
+
+
+def load_faiss(folder, settings) -> FaissBackend:
+    """A saved FaissBackend; its query-time effort (efSearch, nprobe, exact-scan share) follows
+    the settings now, the build-time choices (family, M, lists) stay as built."""
+    backend = FaissBackend.load(folder)
+    backend.exact_below = settings.vector_exact_below
+    backend.set_search(ef_search=settings.vector_ef_search, nprobe=settings.vector_nprobe)
+    return backend

@@ -258,26 +258,17 @@ def _cmd_serve(args, settings) -> int:
 
 
 def _cmd_eval(args, settings) -> int:
-    from pathlib import Path
-
     from assistant.core import Assistant
-    from evaluation.search_eval import run_eval, write_report
+    from evaluation.search_eval import check_report_path, finish_report, run_eval
 
     queries = args.queries or settings.data_dir / "fashion-queries" / "query.csv"
     labels = args.labels or settings.data_dir / "fashion-queries" / "label.csv"
-    if args.json and not Path(args.json).resolve().parent.is_dir():
-        raise ShopperError(f"cannot write {args.json}: its folder does not exist")
+    check_report_path(args.json)
     report = run_eval(Assistant(settings, progress=True), queries, labels, catalog=args.catalog,
                       products=args.products, modes=args.modes, split=args.split, k=args.k,
                       limit=args.limit, progress=lambda msg: print(msg, file=sys.stderr))
-    print(f"catalog {report.catalog}, model {settings.text_model}, split {report.split}: "
-          f"{report.n_queries} of {report.n_total_queries} queries")
-    print(report.table())
-    print(f"({report.seconds:.1f} s)")
-    if args.json:
-        write_report(args.json, report.to_dict())
-        print(f"wrote {args.json}", file=sys.stderr)
-    return 0
+    return finish_report(report, f"catalog {report.catalog}, model {settings.text_model}, split "
+                         f"{report.split}: {report.n_queries} of {report.n_total_queries} queries", args.json)
 
 
 def _build_photos(name, settings, force) -> None:
