@@ -23,6 +23,7 @@ from assistant.models.encoders import load_text_encoder
 from assistant.errors import CatalogError, ShopperError
 from assistant.retrieval.explain import explain_all
 from assistant.retrieval.index import IndexProblem, ensure_index, index_folder, load_index
+from assistant.retrieval.scope import photo_scope
 from assistant.retrieval.search import MODES, Filters, SearchEngine, SearchResponse
 from assistant.language.understand import ParsedQuery
 
@@ -214,7 +215,13 @@ class Assistant:
                                max_pixels=self.settings.max_image_pixels)
         photos = self.photo_search(catalog)
         query = image if isinstance(image, PhotoQuery) else photos.understand(image)
-        return photos.search(query, text=text, k=k, filters=filters, drop=set(drop or ()))
+        response = photos.search(query, text=text, k=k, filters=filters, drop=set(drop or ()))
+        # a photo unlike anything in the catalog (a plain colour, a lamp in a fashion store): say
+        # so and name the nearest types, instead of showing far-off products as if they matched
+        response.out_of_scope = photo_scope(response.closest, [r.product.leaf_category for r in response.results])
+        if response.out_of_scope is not None:
+            response.results, response.total, response.facets = [], 0, {}
+        return response
 
     def understand_image(self, image, catalog: str | None = None):
         """A photo -> `PhotoQuery` (vector + recognised attributes), so a shell can search it again

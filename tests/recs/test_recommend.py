@@ -299,3 +299,33 @@ def test_offline_eval_runs_and_reports_every_recommender(fashion, settings):
     assert all(lo <= r.hit_rate <= hi for r in rows.values() for lo, hi in [r.hit_ci])
     assert rows[BASELINE].delta == 0 and "| hybrid (learned blend) |" in report.table()
     assert report.settings["learned_blend"]["query-disjoint"]["13"]["agree:category"] > 0
+
+
+def test_for_you_meets_the_active_filters(ui_history, demo):
+    """Issue 20, item 9: "For you" cards ignored the search's filters (a $2,199 sofa appeared
+    under an "under $800" search)."""
+    history, assistant = ui_history
+    session = WebSession(Conversation(assistant, catalog="demo"))
+    conv = session.conversation
+    conv.handle("sofa")
+    assert history.record_shown(session)
+    conv.handle("under 800")
+    assert conv.last.filters.price_max == 800 and conv.last.results
+    history.record_shown(session)
+    panel = history.for_you(conv)
+    assert panel.results, "something under $800 is left to recommend"
+    prices = [r.product.price for r in panel.results]
+    assert all(p is not None and p <= 800 for p in prices), prices
+
+
+def test_recommendations_keep_price_and_exclusions_when_no_item_meets_every_filter(rec, store, demo):
+    from assistant.retrieval.search import Filters
+
+    shopper = new_shopper_id()
+    for pid in ids_where(demo, "Sofas")[:3]:
+        store.record(shopper, "view", "demo", pid)
+    sofas = Filters(categories=["Sofas"], colors=["purple-nowhere"], price_max=900.0)
+    results = rec.recommend(shopper, k=5, filters=sofas)
+    assert results and all(r.product.price is not None and r.product.price <= 900 for r in results)
+    within = rec.recommend(shopper, k=5, filters=Filters(categories=["Sofas"], price_max=900.0))
+    assert within and all(r.product.leaf_category == "Sofas" and r.product.price <= 900 for r in within)
