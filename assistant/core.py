@@ -42,6 +42,8 @@ class Assistant:
         self._reloading: set[str] = set()
         self._photo_searches: dict = {}  # catalog -> PhotoSearch (docs/photos.md)
         self._photo_lock = threading.Lock()  # a photo index build never blocks text search
+        self._loading: dict[str, threading.Lock] = {}  # catalog -> held while its engine loads
+        self.warmed: dict[str, object] = {}  # warm-up step -> seconds (or why it was skipped)
 
     def catalogs(self) -> list[str]:
         return self.settings.available_catalogs()
@@ -56,12 +58,70 @@ class Assistant:
         if name not in self.settings.catalogs:
             raise CatalogError(f"Unknown catalog '{name}'. Available: {', '.join(self.catalogs()) or 'none'}.")
         with self._lock:
-            if name not in self._engines:
-                self._watch[name] = (time.monotonic(), self._manifest_stat(name))
-                self._engines[name] = self._load_engine(name, ensure_index(name, self.settings, progress=self.progress))
-            engine = self._engines[name]
+            engine = self._engines.get(name)
+            loading = self._loading.setdefault(name, threading.Lock()) if engine is None else None
+        if loading is not None:
+            # one catalog loads under its own lock: the warm-up loading another catalog in the
+            # background never holds up a search on a catalog that is already loaded
+            with loading:
+                with self._lock:
+                    engine = self._engines.get(name)
+                if engine is None:
+                    stat = self._manifest_stat(name)
+                    engine = self._load_engine(name, ensure_index(name, self.settings, progress=self.progress))
+                    with self._lock:
+                        self._watch[name] = (time.monotonic(), stat)
+                        self._engines[name] = engine
         self._check_for_new_version(name, engine)
         return engine
+
+    # ------------------------------------------------------------------ warm start (issue 20, item 10)
+    def warm_in_background(self, first: str | None = None, photos: bool = True,
+                           voice: bool = True) -> threading.Thread:
+        """Start `warm_up` in a daemon thread and return at once (the server starts serving)."""
+        thread = threading.Thread(target=self.warm_up, args=(first, photos, voice), daemon=True,
+                                  name="warm-up")
+        thread.start()
+        return thread
+
+    def warm_up(self, first: str | None = None, photos: bool = True, voice: bool = True) -> dict:
+        """Load what the first request of each kind would otherwise pay for: every available
+        catalog's index and engine (the first catalog first), its foreign-language data, photo
+        index (built if missing, as before for the default catalog), recommender and one query;
+        then the speech model, with one decode and each catalog's decoder prompt. A step that
+        fails is logged and skipped. `self.warmed` records each step's seconds (bench/warm_start.py)."""
+        started = time.perf_counter()
+        first = first or self.default_catalog()
+        names = [first] + [n for n in self.catalogs() if n != first]
+        for name in names:
+            self._warm_step(f"{name}: index", self.engine, name)
+            engine = self._engines.get(name)
+            if engine is None:
+                continue
+            self._warm_step(f"{name}: query", self.search, engine.matcher.names[0] if engine.matcher.names
+                            else "gift", catalog=name)
+            if engine.reader is not None:
+                self._warm_step(f"{name}: foreign words", engine.reader.warm)
+            if photos:
+                self._warm_step(f"{name}: photos", self.photo_search, name)
+            self._warm_step(f"{name}: recommender", _recommender, self, name)
+        if voice:
+            self._warm_step("voice", background_worker(self.settings.speech_nice).submit(
+                _warm_speech, self.settings, [self._engines[n].vocab for n in names if n in self._engines]).result)
+        self.warmed["done"] = round(time.perf_counter() - started, 3)
+        log.info("warm start done in %.1f s", self.warmed["done"])
+        return self.warmed
+
+    def _warm_step(self, what: str, fn, *args, **kwargs) -> None:
+        started = time.perf_counter()
+        try:
+            fn(*args, **kwargs)
+            self.warmed[what] = round(time.perf_counter() - started, 3)
+        except ShopperError as problem:  # e.g. a catalog without photos: nothing to warm
+            self.warmed[what] = f"skipped: {problem}"
+        except Exception:  # noqa: BLE001 - warming is best effort; the first request tries again
+            log.exception("warm start: %s failed", what)
+            self.warmed[what] = "failed"
 
     def _load_engine(self, name: str, index) -> SearchEngine:
         encoder = load_text_encoder(self.settings.text_model, self.settings.num_threads)
@@ -242,6 +302,28 @@ class Assistant:
         vocab = self.engine(catalog).vocab if self.settings.speech_prompt != "none" else None
         return background_worker(self.settings.speech_nice).submit(
             transcribe, audio, self.settings, language=language, task=task, vocab=vocab).result()
+
+
+def _recommender(assistant: Assistant, name: str) -> None:
+    from assistant.recs.recommend import get_recommender
+
+    get_recommender(assistant, name)
+
+
+def _warm_speech(settings: Settings, vocabs: list) -> None:
+    """Load the speech model and run it once on a short tone (its first decode is slow), then
+    build each catalog's decoder prompt. Runs on the speech worker thread, as transcribe does."""
+    import numpy as np
+
+    from assistant.speech.transcribe import SAMPLE_RATE, load_backend, prompt_for
+
+    recognizer = load_backend(settings)
+    t = np.arange(SAMPLE_RATE, dtype=np.float32) / SAMPLE_RATE
+    recognizer.recognize(0.1 * np.sin(2 * np.pi * 220 * t).astype(np.float32), "en", "transcribe", [], None)
+    if settings.speech_prompt != "none":
+        style = "list" if settings.speech_prompt == "catalog-list" else "queries"
+        for vocab in vocabs:
+            prompt_for(vocab, recognizer, settings.speech_prompt_tokens, style)
 
 
 _BACKGROUND: dict[int, ThreadPoolExecutor] = {}
