@@ -60,7 +60,7 @@ def text_report(show: int = 5) -> list[dict]:
         for q in queries:
             parsed = engine.parse(q.text)
             asked = product_words(parsed)
-            if not parsed.categories and asked:
+            if not parsed.categories and asked and not any(w in engine.vocab.known_words for w in asked):
                 best = engine.matcher.nearest(" ".join(asked), 1)
                 untyped.append((best[0][1] if best else 0.0, q.text))
             if text_scope(parsed, engine.matcher, engine.vocab) is not None:

@@ -66,8 +66,8 @@ def text_scope(parsed: ParsedQuery, matcher, vocab) -> OutOfScope | None:
     asked = product_words(parsed)
     if not asked:
         return None  # only filters ("black", "for women", "under $50"): nothing to be missing
-    if any(vocab.lookup(stem(w)) for w in asked):
-        return None  # a word the catalog's vocabulary knows (a brand, a material, a type part)
+    if any(w in vocab.known_words or vocab.lookup(stem(w)) for w in asked):
+        return None  # a word the catalog's products use (a brand in a title, a material, a type)
     nearest = matcher.nearest(" ".join(asked), NEAREST_TYPES)
     best = nearest[0][1] if nearest else 0.0
     if best >= TEXT_MIN_SIMILARITY:
