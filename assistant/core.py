@@ -44,6 +44,7 @@ class Assistant:
         self._photo_lock = threading.Lock()  # a photo index build never blocks text search
         self._loading: dict[str, threading.Lock] = {}  # catalog -> held while its engine loads
         self.warmed: dict[str, object] = {}  # warm-up step -> seconds (or why it was skipped)
+        self._types: dict[str, list[str]] = {}  # catalog -> leaf types, for catalogs not loaded
 
     def catalogs(self) -> list[str]:
         return self.settings.available_catalogs()
@@ -75,6 +76,38 @@ class Assistant:
         self._check_for_new_version(name, engine)
         return engine
 
+    # ------------------------------------------------------------------ what a catalog carries
+    def type_names(self, name: str) -> list[str]:
+        """A catalog's leaf product types: from its loaded engine, else read from its source
+        (no index is built for this); [] when it cannot be read."""
+        engine = self._engines.get(name)
+        if engine is not None:
+            return sorted({p.category[-1] for p in engine.products if p.category})
+        if name not in self._types:
+            from catalog.adapters import load_source
+
+            source = self.settings.catalogs[name]
+            try:
+                products = load_source(source.kind, source.path).products
+            except (CatalogError, OSError, ValueError):
+                log.warning("catalog %s: could not read its product types", name)
+                products = []
+            self._types[name] = sorted({p.category[-1] for p in products if p.category})
+        return self._types[name]
+
+    def scope_reference(self, catalog: str | None = None):
+        """The other catalogs' product types this one lacks (`scope.Reference`), built once per
+        loaded engine; what "we don't carry X here" compares a query with."""
+        from assistant.retrieval.scope import Reference
+
+        name = catalog or self.default_catalog()
+        engine = self.engine(name)
+        reference = getattr(engine, "scope_reference", None)
+        if reference is None:
+            others = {t: other for other in self.catalogs() if other != name for t in self.type_names(other)}
+            reference = engine.scope_reference = Reference(engine.encoder, engine.matcher.names, others)
+        return reference
+
     # ------------------------------------------------------------------ warm start (issue 20, item 10)
     def warm_in_background(self, first: str | None = None, photos: bool = True,
                            voice: bool = True) -> threading.Thread:
@@ -105,6 +138,7 @@ class Assistant:
             if photos:
                 self._warm_step(f"{name}: photos", self.photo_search, name)
             self._warm_step(f"{name}: recommender", _recommender, self, name)
+            self._warm_step(f"{name}: what it carries", self.scope_reference, name)
         if voice:
             self._warm_step("voice", background_worker(self.settings.speech_nice).submit(
                 _warm_speech, self.settings, [self._engines[n].vocab for n in names if n in self._engines]).result)

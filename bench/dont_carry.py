@@ -42,7 +42,7 @@ SETS = [
 def text_report(show: int = 5) -> list[dict]:
     from assistant.config import get_settings, settings_from_env
     from assistant.core import Assistant
-    from assistant.retrieval.scope import TEXT_MIN_SIMILARITY, product_words, text_scope
+    from assistant.retrieval.scope import FOREIGN_MARGIN, FOREIGN_MIN_SIMILARITY, product_words, text_scope
     from evaluation.search_eval import load_queries
 
     fashion = Assistant(get_settings(), progress=False)
@@ -50,6 +50,10 @@ def text_report(show: int = 5) -> list[dict]:
     wands = Assistant(settings_from_env(index_dir=tmp), progress=False)
     wands_name = wands.settings.register_path(str(ROOT / "tests/fixtures/wands/product.csv"))
     engines = {"fashion": fashion.engine("fashion"), "wands": wands.engine(wands_name)}
+    references = {"fashion": fashion.scope_reference("fashion"), "wands": wands.scope_reference(wands_name)}
+    for catalog, reference in references.items():
+        print(f"{catalog}: compared with {len(reference.names)} types of the other catalogs:",
+              ", ".join(reference.names), flush=True)
     rows = []
     for name, path, catalog, in_scope in SETS:
         if not path.exists():
@@ -61,23 +65,28 @@ def text_report(show: int = 5) -> list[dict]:
             parsed = engine.parse(q.text)
             asked = product_words(parsed)
             if not parsed.categories and asked and not any(w in engine.vocab.known_words for w in asked):
-                best = engine.matcher.nearest(" ".join(asked), 1)
-                untyped.append((best[0][1] if best else 0.0, q.text))
-            if text_scope(parsed, engine.matcher, engine.vocab) is not None:
+                phrase = " ".join(asked)
+                best = engine.matcher.nearest(phrase, 1)
+                foreign, own_names = references[catalog].compare(engine.encoder.encode_queries([phrase])[0])
+                own = max(best[0][1] if best else 0.0, own_names)
+                gap = (foreign[1] - own) if foreign else -1.0
+                # sorted by how close each came to being flagged (largest gap first)
+                untyped.append((-gap, q.text, round(own, 3), foreign and (foreign[0], round(foreign[1], 3))))
+            if text_scope(parsed, engine.matcher, engine.vocab, references[catalog]) is not None:
                 flagged.append(q.text)
         untyped.sort()
         row = {"set": name, "catalog": catalog, "in_scope": in_scope, "queries": len(queries),
                "flagged": len(flagged), "rate": round(len(flagged) / len(queries), 4),
-               "untyped": len(untyped), "lowest": [(round(s, 3), t) for s, t in untyped[:show]],
+               "untyped": len(untyped),
+               "closest_to_flagged": [(t, {"gap": round(-g, 3), "own": o, "foreign": f}) for g, t, o, f in untyped[:show]],
                "examples": flagged[:show]}
         rows.append(row)
         kind = "false positives" if in_scope else "flagged (recall)"
         print(f"{name:34} {catalog:8} {kind:17} {len(flagged):3}/{len(queries):3} = {row['rate']:.3f}"
               f"   no type named: {len(untyped)}", flush=True)
-        if in_scope:
-            print("    lowest best-type similarity:", row["lowest"])
+        print("    closest to (or most clearly) flagged:", row["closest_to_flagged"])
         print("    flagged:", flagged[:show])
-    print(f"threshold TEXT_MIN_SIMILARITY = {TEXT_MIN_SIMILARITY}")
+    print(f"FOREIGN_MIN_SIMILARITY = {FOREIGN_MIN_SIMILARITY}, FOREIGN_MARGIN = {FOREIGN_MARGIN}")
     return rows
 
 

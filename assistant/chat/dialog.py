@@ -70,7 +70,7 @@ class Conversation:
         refining = self.last is not None and (
             parsed.intent == "refine" or (not self.content_words(parsed) and not parsed.categories))
         if not refining and parsed.intent == "search":
-            scope = text_scope(parsed, engine.matcher, engine.vocab)
+            scope = text_scope(parsed, engine.matcher, engine.vocab, self.assistant.scope_reference(self.catalog))
             if scope is not None:  # a type the catalog lacks: say so rather than show unrelated things
                 self.reset()
                 return Reply(scope.message())

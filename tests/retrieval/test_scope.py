@@ -62,11 +62,19 @@ def test_home_goods_search_what_they_carry(own, home_goods, query):
     assert "don't carry" not in reply.message and reply.response.results, reply.message
 
 
-@pytest.mark.parametrize("query", ["women's black heels", "watch for men", "jogging shoes",
+@pytest.mark.parametrize("query", ["women's black heels", "watch for men", "sunnies", "denims",
                                    "something to wear to a party", "blue", "under $50", "titan"])
 def test_fashion_searches_what_it_carries(own, fashion_slice, query):
+    """Slang and rare words for types it has ("sunnies": as far from every type as "sofa" is)
+    are not taken for types it lacks."""
     engine = own.engine(fashion_slice)
-    assert text_scope(engine.parse(query), engine.matcher, engine.vocab) is None, query
+    reference = own.scope_reference(fashion_slice)
+    assert text_scope(engine.parse(query), engine.matcher, engine.vocab, reference) is None, query
+
+
+def test_the_reply_names_the_catalog_that_has_it(own, fashion_slice):
+    reply = Conversation(own, catalog=fashion_slice).handle("grey sofa")
+    assert "(the 'demo' catalog has Sofas)" in reply.message, reply.message
 
 
 def test_refinements_and_questions_are_never_out_of_scope(own, fashion_slice):
@@ -77,8 +85,9 @@ def test_refinements_and_questions_are_never_out_of_scope(own, fashion_slice):
 
 
 def test_message_grammar():
-    one = OutOfScope("lamps", [("Sunglasses", 0.3)], 0.3).message()
+    one = OutOfScope("lamps", [("Sunglasses", 0.3)], 0.3, ("Table Lamps", "demo")).message()
     assert one == ("We don't carry lamps here. The closest type this catalog has is Sunglasses; "
-                   "ask for one of them, or describe what you need differently.")
+                   "ask for one of them, or describe what you need differently (the 'demo' "
+                   "catalog has Table Lamps).")
     three = OutOfScope("sofas", [("A", 0.3), ("B", 0.2), ("C", 0.1)], 0.3).message()
     assert "are A, B or C;" in three
