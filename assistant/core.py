@@ -143,7 +143,8 @@ class Assistant:
             self._warm_step("voice", background_worker(self.settings.speech_nice).submit(
                 _warm_speech, self.settings, [self._engines[n].vocab for n in names if n in self._engines]).result)
         self.warmed["done"] = round(time.perf_counter() - started, 3)
-        log.info("warm start done in %.1f s", self.warmed["done"])
+        log.warning("warm start done in %.1f s: %s", self.warmed["done"],
+                    ", ".join(f"{k} {v}" for k, v in self.warmed.items() if k != "done"))
         return self.warmed
 
     def _warm_step(self, what: str, fn, *args, **kwargs) -> None:
