@@ -91,7 +91,7 @@ def text_report(show: int = 5) -> list[dict]:
     return rows
 
 
-def photo_report(n: int, every: int = 8) -> dict:
+def photo_report(n: int, every: int = 16) -> dict:
     """Held-out photos of a slice of the fashion catalog (every `every`-th product: each type in
     proportion) against the rest of it, and plain-colour squares: nearest-neighbour similarity.
     A slice has fewer neighbours than the whole catalog, so its held-out similarities are lower:
