@@ -31,7 +31,11 @@ from pathlib import Path
 
 import numpy as np
 
-QUERY = {"demo": "grey sofa under 800", "fashion": "women's black heels"}
+# the first query, then the warm ones: all different, so no query-vector cache flatters the warm ones
+QUERIES = {"demo": ["grey sofa under 800", "blue area rug", "oak coffee table", "leather handbag",
+                    "floor lamp", "white sneakers", "linen duvet cover", "dining chairs"],
+           "fashion": ["women's black heels", "men's watch", "red kurta", "blue jeans", "sports shoes",
+                       "leather wallet", "white tshirt", "black handbag"]}
 SPOKEN = {"demo": "grey sofa", "fashion": "black watch for men"}
 
 
@@ -53,10 +57,12 @@ def child(args) -> dict:
     if args.arrive_after is not None:
         time.sleep(max(0.0, args.arrive_after - (time.perf_counter() - started - ready)))
 
+    queries = iter(QUERIES[args.switch] * 10)
+
     def switch_query() -> float:
         t = time.perf_counter()
         conv = Conversation(assistant, catalog=args.switch)  # the picker's new value
-        reply = conv.handle(QUERY[args.switch])
+        reply = conv.handle(next(queries))
         assert reply.response is not None and reply.response.results, reply.message
         return time.perf_counter() - t
 
