@@ -118,34 +118,45 @@ class Assistant:
         return thread
 
     def warm_up(self, first: str | None = None, photos: bool = True, voice: bool = True) -> dict:
-        """Load what the first request of each kind would otherwise pay for: every available
-        catalog's index and engine (the first catalog first), its foreign-language data, photo
-        index (built if missing, as before for the default catalog), recommender and one query;
-        then the speech model, with one decode and each catalog's decoder prompt. A step that
-        fails is logged and skipped. `self.warmed` records each step's seconds (bench/warm_start.py)."""
+        """Load what the first request of each kind would otherwise pay for, most likely first:
+        the first catalog (index, one query, foreign-language data, recommender, what it
+        carries), the speech model (one decode, each catalog's decoder prompt), every other
+        available catalog the same way, then photo indexes: the first catalog's built if missing
+        (as before), the others' loaded only when already built (a build takes minutes). A step
+        that fails is logged and skipped. `self.warmed` records each step's seconds."""
         started = time.perf_counter()
         first = first or self.default_catalog()
         names = [first] + [n for n in self.catalogs() if n != first]
-        for name in names:
-            self._warm_step(f"{name}: index", self.engine, name)
-            engine = self._engines.get(name)
-            if engine is None:
-                continue
-            self._warm_step(f"{name}: query", self.search, engine.matcher.names[0] if engine.matcher.names
-                            else "gift", catalog=name)
-            if engine.reader is not None:
-                self._warm_step(f"{name}: foreign words", engine.reader.warm)
-            if photos:
-                self._warm_step(f"{name}: photos", self.photo_search, name)
-            self._warm_step(f"{name}: recommender", _recommender, self, name)
-            self._warm_step(f"{name}: what it carries", self.scope_reference, name)
+        self._warm_catalog(first)
         if voice:
+            vocabs = [self._engines[first].vocab] if first in self._engines else []
             self._warm_step("voice", background_worker(self.settings.speech_nice).submit(
-                _warm_speech, self.settings, [self._engines[n].vocab for n in names if n in self._engines]).result)
+                _warm_speech, self.settings, vocabs).result)
+        for name in names[1:]:
+            self._warm_catalog(name)
+            if voice and name in self._engines:
+                self._warm_step(f"{name}: voice prompt", background_worker(self.settings.speech_nice).submit(
+                    _warm_speech, self.settings, [self._engines[name].vocab], False).result)
+        for name in names if photos else []:
+            if name in self._engines and (name == first or _photo_index_on_disk(name, self.settings)):
+                self._warm_step(f"{name}: photos", self.photo_search, name)
         self.warmed["done"] = round(time.perf_counter() - started, 3)
         log.warning("warm start done in %.1f s: %s", self.warmed["done"],
                     ", ".join(f"{k} {v}" for k, v in self.warmed.items() if k != "done"))
         return self.warmed
+
+    def _warm_catalog(self, name: str) -> None:
+        self._warm_step(f"{name}: index", self.engine, name)
+        engine = self._engines.get(name)
+        if engine is None:
+            return
+        self._warm_step(f"{name}: query", self.search, engine.matcher.names[0] if engine.matcher.names
+                        else "gift", catalog=name)
+        if engine.reader is not None:
+            self._warm_step(f"{name}: foreign words", engine.reader.warm)
+        self._warm_step(f"{name}: recommender", _recommender, self, name)
+        self._warm_step(f"{name}: what it carries", self.scope_reference, name)
+        log.warning("warm start: catalog %s ready", name)
 
     def _warm_step(self, what: str, fn, *args, **kwargs) -> None:
         started = time.perf_counter()
@@ -345,7 +356,13 @@ def _recommender(assistant: Assistant, name: str) -> None:
     get_recommender(assistant, name)
 
 
-def _warm_speech(settings: Settings, vocabs: list) -> None:
+def _photo_index_on_disk(name: str, settings: Settings) -> bool:
+    from assistant.vision.photo_index import photo_dir
+
+    return (photo_dir(name, settings) / "manifest.json").exists()
+
+
+def _warm_speech(settings: Settings, vocabs: list, decode: bool = True) -> None:
     """Load the speech model and run it once on a short tone (its first decode is slow), then
     build each catalog's decoder prompt. Runs on the speech worker thread, as transcribe does."""
     import numpy as np
@@ -353,8 +370,9 @@ def _warm_speech(settings: Settings, vocabs: list) -> None:
     from assistant.speech.transcribe import SAMPLE_RATE, load_backend, prompt_for
 
     recognizer = load_backend(settings)
-    t = np.arange(SAMPLE_RATE, dtype=np.float32) / SAMPLE_RATE
-    recognizer.recognize(0.1 * np.sin(2 * np.pi * 220 * t).astype(np.float32), "en", "transcribe", [], None)
+    if decode:
+        t = np.arange(SAMPLE_RATE, dtype=np.float32) / SAMPLE_RATE
+        recognizer.recognize(0.1 * np.sin(2 * np.pi * 220 * t).astype(np.float32), "en", "transcribe", [], None)
     if settings.speech_prompt != "none":
         style = "list" if settings.speech_prompt == "catalog-list" else "queries"
         for vocab in vocabs:
