@@ -23,6 +23,7 @@ from assistant.models.encoders import load_text_encoder
 from assistant.errors import CatalogError, ShopperError
 from assistant.retrieval.explain import explain_all
 from assistant.retrieval.index import IndexProblem, ensure_index, index_folder, load_index
+from assistant.retrieval.scope import photo_scope
 from assistant.retrieval.search import MODES, Filters, SearchEngine, SearchResponse
 from assistant.language.understand import ParsedQuery
 
@@ -41,6 +42,9 @@ class Assistant:
         self._reloading: set[str] = set()
         self._photo_searches: dict = {}  # catalog -> PhotoSearch (docs/photos.md)
         self._photo_lock = threading.Lock()  # a photo index build never blocks text search
+        self._loading: dict[str, threading.Lock] = {}  # catalog -> held while its engine loads
+        self.warmed: dict[str, object] = {}  # warm-up step -> seconds (or why it was skipped)
+        self._types: dict[str, list[str]] = {}  # catalog -> leaf types, for catalogs not loaded
 
     def catalogs(self) -> list[str]:
         return self.settings.available_catalogs()
@@ -55,12 +59,115 @@ class Assistant:
         if name not in self.settings.catalogs:
             raise CatalogError(f"Unknown catalog '{name}'. Available: {', '.join(self.catalogs()) or 'none'}.")
         with self._lock:
-            if name not in self._engines:
-                self._watch[name] = (time.monotonic(), self._manifest_stat(name))
-                self._engines[name] = self._load_engine(name, ensure_index(name, self.settings, progress=self.progress))
-            engine = self._engines[name]
+            engine = self._engines.get(name)
+            loading = self._loading.setdefault(name, threading.Lock()) if engine is None else None
+        if loading is not None:
+            # one catalog loads under its own lock: the warm-up loading another catalog in the
+            # background never holds up a search on a catalog that is already loaded
+            with loading:
+                with self._lock:
+                    engine = self._engines.get(name)
+                if engine is None:
+                    stat = self._manifest_stat(name)
+                    engine = self._load_engine(name, ensure_index(name, self.settings, progress=self.progress))
+                    with self._lock:
+                        self._watch[name] = (time.monotonic(), stat)
+                        self._engines[name] = engine
         self._check_for_new_version(name, engine)
         return engine
+
+    # ------------------------------------------------------------------ what a catalog carries
+    def type_names(self, name: str) -> list[str]:
+        """A catalog's leaf product types: from its loaded engine, else read from its source
+        (no index is built for this); [] when it cannot be read."""
+        engine = self._engines.get(name)
+        if engine is not None:
+            return sorted({p.category[-1] for p in engine.products if p.category})
+        if name not in self._types:
+            from catalog.adapters import load_source
+
+            source = self.settings.catalogs[name]
+            try:
+                products = load_source(source.kind, source.path).products
+            except (CatalogError, OSError, ValueError):
+                log.warning("catalog %s: could not read its product types", name)
+                products = []
+            self._types[name] = sorted({p.category[-1] for p in products if p.category})
+        return self._types[name]
+
+    def scope_reference(self, catalog: str | None = None):
+        """The other catalogs' product types this one lacks (`scope.Reference`), built once per
+        loaded engine; what "we don't carry X here" compares a query with."""
+        from assistant.retrieval.scope import Reference
+
+        name = catalog or self.default_catalog()
+        engine = self.engine(name)
+        reference = getattr(engine, "scope_reference", None)
+        if reference is None:
+            others = {t: other for other in self.catalogs() if other != name for t in self.type_names(other)}
+            reference = engine.scope_reference = Reference(engine.encoder, engine.matcher.names, others)
+        return reference
+
+    # ------------------------------------------------------------------ warm start (issue 20, item 10)
+    def warm_in_background(self, first: str | None = None, photos: bool = True,
+                           voice: bool = True) -> threading.Thread:
+        """Start `warm_up` in a daemon thread and return at once (the server starts serving)."""
+        thread = threading.Thread(target=self.warm_up, args=(first, photos, voice), daemon=True,
+                                  name="warm-up")
+        thread.start()
+        return thread
+
+    def warm_up(self, first: str | None = None, photos: bool = True, voice: bool = True) -> dict:
+        """Load what the first request of each kind would otherwise pay for, most likely first:
+        the first catalog (index, one query, foreign-language data, recommender, what it
+        carries), the speech model (one decode, each catalog's decoder prompt), every other
+        available catalog the same way, then photo indexes: the first catalog's built if missing
+        (as before), the others' loaded only when already built (a build takes minutes). A step
+        that fails is logged and skipped. `self.warmed` records each step's seconds."""
+        started = time.perf_counter()
+        first = first or self.default_catalog()
+        names = [first] + [n for n in self.catalogs() if n != first]
+        self._warm_catalog(first)
+        if voice:
+            vocabs = [self._engines[first].vocab] if first in self._engines else []
+            self._warm_step("voice", background_worker(self.settings.speech_nice).submit(
+                _warm_speech, self.settings, vocabs).result)
+        for name in names[1:]:
+            self._warm_catalog(name)
+            if voice and name in self._engines:
+                self._warm_step(f"{name}: voice prompt", background_worker(self.settings.speech_nice).submit(
+                    _warm_speech, self.settings, [self._engines[name].vocab], False).result)
+        for name in names if photos else []:
+            if name in self._engines and (name == first or _photo_index_on_disk(name, self.settings)):
+                self._warm_step(f"{name}: photos", self.photo_search, name)
+        self.warmed["done"] = round(time.perf_counter() - started, 3)
+        log.warning("warm start done in %.1f s: %s", self.warmed["done"],
+                    ", ".join(f"{k} {v}" for k, v in self.warmed.items() if k != "done"))
+        return self.warmed
+
+    def _warm_catalog(self, name: str) -> None:
+        self._warm_step(f"{name}: index", self.engine, name)
+        engine = self._engines.get(name)
+        if engine is None:
+            return
+        self._warm_step(f"{name}: query", self.search, engine.matcher.names[0] if engine.matcher.names
+                        else "gift", catalog=name)
+        if engine.reader is not None:
+            self._warm_step(f"{name}: foreign words", engine.reader.warm)
+        self._warm_step(f"{name}: recommender", _recommender, self, name)
+        self._warm_step(f"{name}: what it carries", self.scope_reference, name)
+        log.warning("warm start: catalog %s ready", name)
+
+    def _warm_step(self, what: str, fn, *args, **kwargs) -> None:
+        started = time.perf_counter()
+        try:
+            fn(*args, **kwargs)
+            self.warmed[what] = round(time.perf_counter() - started, 3)
+        except ShopperError as problem:  # e.g. a catalog without photos: nothing to warm
+            self.warmed[what] = f"skipped: {problem}"
+        except Exception:  # noqa: BLE001 - warming is best effort; the first request tries again
+            log.exception("warm start: %s failed", what)
+            self.warmed[what] = "failed"
 
     def _load_engine(self, name: str, index) -> SearchEngine:
         encoder = load_text_encoder(self.settings.text_model, self.settings.num_threads)
@@ -214,7 +321,13 @@ class Assistant:
                                max_pixels=self.settings.max_image_pixels)
         photos = self.photo_search(catalog)
         query = image if isinstance(image, PhotoQuery) else photos.understand(image)
-        return photos.search(query, text=text, k=k, filters=filters, drop=set(drop or ()))
+        response = photos.search(query, text=text, k=k, filters=filters, drop=set(drop or ()))
+        # a photo unlike anything in the catalog (a plain colour, a lamp in a fashion store): say
+        # so and name the nearest types, instead of showing far-off products as if they matched
+        response.out_of_scope = photo_scope(response.closest, [r.product.leaf_category for r in response.results])
+        if response.out_of_scope is not None:
+            response.results, response.total, response.facets = [], 0, {}
+        return response
 
     def understand_image(self, image, catalog: str | None = None):
         """A photo -> `PhotoQuery` (vector + recognised attributes), so a shell can search it again
@@ -235,6 +348,35 @@ class Assistant:
         vocab = self.engine(catalog).vocab if self.settings.speech_prompt != "none" else None
         return background_worker(self.settings.speech_nice).submit(
             transcribe, audio, self.settings, language=language, task=task, vocab=vocab).result()
+
+
+def _recommender(assistant: Assistant, name: str) -> None:
+    from assistant.recs.recommend import get_recommender
+
+    get_recommender(assistant, name)
+
+
+def _photo_index_on_disk(name: str, settings: Settings) -> bool:
+    from assistant.vision.photo_index import photo_dir
+
+    return (photo_dir(name, settings) / "manifest.json").exists()
+
+
+def _warm_speech(settings: Settings, vocabs: list, decode: bool = True) -> None:
+    """Load the speech model and run it once on a short tone (its first decode is slow), then
+    build each catalog's decoder prompt. Runs on the speech worker thread, as transcribe does."""
+    import numpy as np
+
+    from assistant.speech.transcribe import SAMPLE_RATE, load_backend, prompt_for
+
+    recognizer = load_backend(settings)
+    if decode:
+        t = np.arange(SAMPLE_RATE, dtype=np.float32) / SAMPLE_RATE
+        recognizer.recognize(0.1 * np.sin(2 * np.pi * 220 * t).astype(np.float32), "en", "transcribe", [], None)
+    if settings.speech_prompt != "none":
+        style = "list" if settings.speech_prompt == "catalog-list" else "queries"
+        for vocab in vocabs:
+            prompt_for(vocab, recognizer, settings.speech_prompt_tokens, style)
 
 
 _BACKGROUND: dict[int, ThreadPoolExecutor] = {}

@@ -11,6 +11,7 @@ import numpy as np
 from assistant.chat.answers import answer_question, compare, describe, referenced_positions
 from assistant.core import Assistant
 from assistant.errors import ShopperError
+from assistant.retrieval.scope import text_scope
 from assistant.retrieval.search import FILTER_FIELDS, Filters, SearchResponse, merge_filters
 from assistant.language.text import STOPWORDS, stem, words
 from assistant.language.understand import ParsedQuery, parse
@@ -68,6 +69,11 @@ class Conversation:
                 return reply
         refining = self.last is not None and (
             parsed.intent == "refine" or (not self.content_words(parsed) and not parsed.categories))
+        if not refining and parsed.intent == "search":
+            scope = text_scope(parsed, engine.matcher, engine.vocab, self.assistant.scope_reference(self.catalog))
+            if scope is not None:  # a type the catalog lacks: say so rather than show unrelated things
+                self.reset()
+                return Reply(scope.message())
         notes: list[str] = []
         previous = self.last.total if refining and self.last is not None else None
         if refining:

@@ -98,6 +98,18 @@ def stem(word: str) -> str:
     return word
 
 
+def plural(word: str) -> str:
+    """The plural of an English noun as `stem` undoes it ("lamp" -> "lamps", "dress" -> "dresses",
+    "accessory" -> "accessories"); a word that is already plural is left as it is."""
+    if not word.isalpha() or stem(word) != word or (word.endswith("s") and len(word) <= 3):
+        return word
+    if word.endswith("y") and len(word) > 2 and word[-2] not in "aeiou":
+        return word[:-1] + "ies"
+    if word.endswith(("s", "sh", "ch", "x", "z")):
+        return word + "es"
+    return word + "s"
+
+
 def words(text: str, compounds: Compounds = NO_COMPOUNDS) -> list[str]:
     """Folded word tokens, unstemmed (for vocabulary matching)."""
     return _TOKEN.findall(fold(text, compounds))

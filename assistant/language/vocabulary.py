@@ -192,6 +192,15 @@ class CategoryMatcher:
         protos /= np.maximum(np.linalg.norm(protos, axis=1, keepdims=True), 1e-9)
         return cls(encoder, names, protos.astype(np.float32))
 
+    def nearest(self, phrase: str, n: int = 3) -> list[tuple[str, float]]:
+        """The `n` categories whose prototype is closest to the phrase, however far (best first)."""
+        phrase = phrase.strip()
+        if not phrase or not self.names:
+            return []
+        scores = self.prototypes @ self.encoder.encode_queries([phrase])[0]
+        order = np.argsort(-scores, kind="stable")[:n]
+        return [(self.names[i], float(scores[i])) for i in order]
+
     def match(self, phrase: str) -> list[tuple[str, float]]:
         """Categories whose prototype is close to the phrase (best first); empty if none is."""
         phrase = phrase.strip()

@@ -535,8 +535,10 @@ class Recommender:
     def rank(self, profile: Profile, k: int = 10, method: str = "hybrid", diversity: float = 0.3,
              cooc: CoOccurrence | None = None, popularity: Popularity | None = None,
              exclude: Iterable[int] = (), explain: bool = True, blend: Blend | None = None,
-             transitions: CategoryTransitions | None = None) -> list[tuple[int, float, str]]:
-        """Top-k (item, score, why). Never returns purchased or already-seen items."""
+             transitions: CategoryTransitions | None = None,
+             allowed: np.ndarray | None = None) -> list[tuple[int, float, str]]:
+        """Top-k (item, score, why). Never returns purchased or already-seen items, nor any item
+        outside `allowed` (a mask over the catalog: the shopper's active filters)."""
         if method not in METHODS:
             raise ShopperError(f"Unknown recommender '{method}'. Use one of: {', '.join(METHODS)}.")
         if method == "knn":
@@ -552,7 +554,8 @@ class Recommender:
             feats = self.features(profile, cooc, popularity, transitions, blend)
             scores = blend.score(feats, len(self.products))
             if np.ptp(scores) == 0:  # nothing to go on (e.g. only purchases, no other shoppers yet)
-                return self.rank(profile, k, "popular", diversity, cooc, popularity, exclude, explain)
+                return self.rank(profile, k, "popular", diversity, cooc, popularity, exclude, explain,
+                                 allowed=allowed)
             parts = {"blend": Scored(scores - scores.min() + 1.0,  # > 0 everywhere, order unchanged
                                      self._explain_blend(profile, feats, blend, cooc, popularity) if explain
                                      else Scored(scores).explain)}
@@ -566,6 +569,8 @@ class Recommender:
             total += BLEND.get(name, 1.0) * normed[name]
         banned = np.array(sorted(set(profile.seen) | set(profile.bought) | set(exclude)), dtype=np.int64)
         total[banned] = -np.inf
+        if allowed is not None:
+            total[~allowed] = -np.inf
         candidates = [int(i) for i in np.argsort(-total)[: max(100, 5 * k)] if total[i] > 0]
         if method in ("hybrid", "fixed-blend") and diversity > 0:
             chosen = mmr(candidates, total, self.vectors, k, 1 - diversity)
@@ -585,13 +590,30 @@ class Recommender:
         return out
 
     def recommend(self, shopper: str, k: int = 10, method: str = "hybrid",
-                  diversity: float = 0.3) -> list[Result]:
-        """Recommendations for a shopper, as search results (cards render them the same)."""
+                  diversity: float = 0.3, filters: Filters | None = None) -> list[Result]:
+        """Recommendations for a shopper, as search results (cards render them the same).
+
+        `filters`: the shopper's active search filters (chips). Recommendations meet all of them;
+        when none does, they still meet the price bounds and exclusions ("under $800", "not
+        leather": what the shopper ruled out is never recommended), other facets relaxed."""
         self.refresh()
         profile = self.profile(shopper)
+        ranked: list[tuple[int, float, str]] = []
+        for allowed in self._allowed(filters):
+            ranked = self.rank(profile, k, method, diversity, allowed=allowed)
+            if ranked:
+                break
         return [Result(product=self.products[i], score=score, rank=r, why=why,
                        dense_score=float(self._seed_similarity(profile, i)) if profile.seeds else None)
-                for r, (i, score, why) in enumerate(self.rank(profile, k, method, diversity), start=1)]
+                for r, (i, score, why) in enumerate(ranked, start=1)]
+
+    def _allowed(self, filters: Filters | None) -> list[np.ndarray | None]:
+        """Masks to recommend within, strictest first: every filter, then price and exclusions."""
+        if filters is None or filters.is_empty():
+            return [None]
+        policy = self.engine.policy
+        firm = Filters(price_min=filters.price_min, price_max=filters.price_max, exclude=list(filters.exclude))
+        return [policy.mask(filters)] + ([policy.mask(firm)] if firm != filters else [])
 
     def rerank(self, shopper: str, response: SearchResponse, max_shift: int = 3) -> SearchResponse:
         """Opt-in personal re-ranking: results close to the shopper's history move up, at most

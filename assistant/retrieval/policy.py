@@ -78,6 +78,10 @@ class SearchResponse:
     exact_total: int = 0
     # photo queries: attribute -> [(value, probability)] recognised in the photo, best first
     recognised: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    # photo queries: cosine of the nearest catalog photo (whatever the filters); see scope.py
+    closest: float | None = None
+    # a query for something the catalog does not carry (scope.OutOfScope): results left empty
+    out_of_scope: object | None = None
 
 
 @dataclass

@@ -420,7 +420,10 @@ class PhotoSearch:
         policy = self.engine.policy
         response = policy.respond(parsed, plan, found, policy.order(found, plan), k, mode="photo",
                                   recognised=query.recognised)
-        looks = looks_like(query, soft)
+        nearest = self._nearest(np.ascontiguousarray(query.vector.reshape(1, -1), dtype=np.float32),
+                                policy.everything, 1)
+        response.closest = max(nearest.values(), default=None)
+        looks = looks_like(query, soft, typed)
         for r in response.results:
             r.why = explain_photo(r, looks)
         return response
@@ -475,9 +478,12 @@ class PhotoSearch:
         return float(np.minimum(a[:HSV_DIM], b[:HSV_DIM]).sum())  # HSV histogram intersection
 
 
-def looks_like(query: PhotoQuery, soft: Filters) -> str:
-    """E.g. "Black Heels" from the preferences in force (typed ones win over recognised ones)."""
-    parts = soft.colors[:1] + soft.categories[:1]
+def looks_like(query: PhotoQuery, soft: Filters, typed: Filters | None = None) -> str:
+    """E.g. "Black Heels": what the photo itself was recognised as, among the preferences in
+    force; values the shopper typed ("in black") are theirs, not the photo's, and are left out."""
+    typed = typed or Filters()
+    parts = [v for v in soft.colors[:1] if v not in typed.colors] + \
+            [v for v in soft.categories[:1] if v not in typed.categories]
     return " ".join(parts)
 
 
@@ -512,12 +518,30 @@ def photo_chips(response: SearchResponse) -> list[str]:
 
 
 def photo_message(response: SearchResponse) -> str:
-    """The chat line after a photo search, e.g. "This looks like Black Heels (Women, Casual)..."."""
-    soft = response.preferences
-    looks = " ".join(soft.colors[:1] + soft.categories[:1]) or "something I can't name confidently"
-    extra = soft.genders[:1] + soft.occasions[:1]
-    text = f"This looks like {looks}" + (f" ({', '.join(extra)})" if extra else "") + ". "
+    """The chat line after a photo search, saying what came from the photo and what from the
+    words typed with it: "Your photo looks like Heels (Women, Casual). From your words: Black."
+    (the words' values are never credited to the photo)."""
+    scope = response.out_of_scope
+    if scope is not None:
+        return scope.message()
+    soft, parsed = response.preferences, response.query
+    said = {facet.field: [v for v in getattr(soft, facet.field) if v in getattr(parsed, facet.field, [])]
+            for facet in FACETS}
+    own = {f: [v for v in getattr(soft, f) if v not in said[f]] for f in said}
+    looks = " ".join(own["colors"][:1] + own["categories"][:1])
+    extra = own["genders"][:1] + own["occasions"][:1]
+    if looks or extra:
+        text = f"Your photo looks like {looks or 'something'}" + (f" ({', '.join(extra)})" if extra else "") + "."
+    else:
+        text = "I can't name what your photo shows confidently."
+    words_said = [v for f in ("colors", "categories", "genders", "occasions", "brands", "materials")
+                  for v in said.get(f, [])]
+    hard = response.filters.describe()
+    if words_said or hard:
+        text += " From your words: " + ", ".join(dict.fromkeys(words_said + hard)) + "."
     if not response.results:
-        return text + "I found nothing similar in this catalog."
-    return (text + f"Here are {len(response.results)} similar items, closest matches first. "
+        return text + " I found nothing similar in this catalog."
+    n = len(response.results)
+    return (text + f" Here {'is' if n == 1 else 'are'} {n} similar item{'' if n == 1 else 's'}, "
+            f"closest {'match' if n == 1 else 'matches'} first. "
             "Untick a chip if I got something wrong, or type e.g. \"in blue\".")

@@ -313,3 +313,33 @@ def test_the_learned_blend_is_scoped_to_the_catalog_it_was_fitted_on(rec):
     assert blend_for("fashion", {"source_kind": "table", "sync": {"applied": 1}}).weights == LEARNED_BLEND
     assert blend_for("fashion", {"source_kind": "table"}).weights == NEUTRAL_BLEND  # another "fashion"
     assert blend_for("shoes", {"source_kind": "fashion"}).weights == NEUTRAL_BLEND
+
+
+def test_for_you_meets_the_active_filters(ui_history, demo):
+    """Issue 20, item 9: "For you" cards ignored the search's filters (a $2,199 sofa appeared
+    under an "under $800" search)."""
+    history, assistant = ui_history
+    session = WebSession(Conversation(assistant, catalog="demo"))
+    conv = session.conversation
+    conv.handle("sofa")
+    assert history.record_shown(session)
+    conv.handle("under 800")
+    assert conv.last.filters.price_max == 800 and conv.last.results
+    history.record_shown(session)
+    panel = history.for_you(conv)
+    assert panel.results, "something under $800 is left to recommend"
+    prices = [r.product.price for r in panel.results]
+    assert all(p is not None and p <= 800 for p in prices), prices
+
+
+def test_recommendations_keep_price_and_exclusions_when_no_item_meets_every_filter(rec, store, demo):
+    from assistant.retrieval.search import Filters
+
+    shopper = new_shopper_id()
+    for pid in ids_where(demo, "Sofas")[:3]:
+        store.record(shopper, "view", "demo", pid)
+    sofas = Filters(categories=["Sofas"], colors=["purple-nowhere"], price_max=900.0)
+    results = rec.recommend(shopper, k=5, filters=sofas)
+    assert results and all(r.product.price is not None and r.product.price <= 900 for r in results)
+    within = rec.recommend(shopper, k=5, filters=Filters(categories=["Sofas"], price_max=900.0))
+    assert within and all(r.product.leaf_category == "Sofas" and r.product.price <= 900 for r in within)

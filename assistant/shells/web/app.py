@@ -6,7 +6,6 @@ hash (sessions.py), dropped when the page unloads."""
 from __future__ import annotations
 
 import logging
-import threading
 
 import gradio as gr
 import uvicorn
@@ -14,7 +13,6 @@ from fastapi import FastAPI
 
 from assistant.config import Settings, get_settings
 from assistant.core import Assistant
-from assistant.errors import ShopperError
 from assistant.shells.api.routes import api_app
 from assistant.shells.web.cards import render_cards  # noqa: F401 (tests import it here)
 from assistant.shells.web.handlers import WebShell
@@ -134,22 +132,6 @@ def upload_sweep(settings: Settings) -> tuple[int, int]:
     return max(1, min(60, age // 2)), age
 
 
-def warm_photos(assistant: Assistant, catalog: str) -> None:
-    """Load (or build, with a progress bar) the photo index in the background: text search is
-    served meanwhile, and a photo sent before it is ready gets a "try again shortly" message.
-    Then the foreign-language data, so the first query in another language does not pay for it."""
-    try:
-        assistant.photo_search(catalog)
-    except ShopperError:
-        pass  # a catalog without photos
-    except Exception:
-        log.exception("photo index could not be prepared")
-    try:
-        assistant.engine(catalog).reader.warm()
-    except Exception:
-        log.exception("foreign-language data could not be loaded")
-
-
 def serve(settings: Settings | None = None, host: str | None = None, port: int | None = None,
           catalog: str | None = None, kiosk: bool = False) -> None:
     settings = settings or get_settings()
@@ -158,7 +140,7 @@ def serve(settings: Settings | None = None, host: str | None = None, port: int |
     assistant = Assistant(settings)
     catalog = settings.resolve_catalog(catalog)
     assistant.engine(catalog)  # build or load before the first shopper arrives
-    threading.Thread(target=warm_photos, args=(assistant, catalog), daemon=True).start()
+    assistant.warm_in_background(catalog)  # every catalog, photos, speech: see Assistant.warm_up
     server = server_app(assistant, catalog)
     host, port = host or settings.host, port or settings.port
     print(f"Shopping assistant: http://{host}:{port}/  (Ctrl+C stops it)", flush=True)

@@ -59,11 +59,13 @@ class ShopperHistory:
         self.store.record(self.shopper(conv), kind, self.catalog(conv), product_id)
 
     def for_you(self, conv: Conversation, k: int = FOR_YOU_K):
-        """Recommendations for the panel, as a SearchResponse (cards render them like results)."""
+        """Recommendations for the panel, as a SearchResponse (cards render them like results);
+        they meet the active filters, as the results do (issue 20: a $2,199 sofa under "under $800")."""
         from assistant.recs.recommend import as_response, get_recommender
 
         rec = get_recommender(self.assistant, self.catalog(conv))
-        return as_response(rec.recommend(self.shopper(conv), k=k))
+        active = conv.last.filters if conv.last is not None else None  # the chips on screen
+        return as_response(rec.recommend(self.shopper(conv), k=k, filters=active))
 
     def personalize(self, conv: Conversation, on: bool) -> str:
         self.store.set_personalize(self.shopper(conv), bool(on))
