@@ -64,7 +64,8 @@ class SpokenQuery:
 
 def english_queries(engine, root: Path = ROOT / "eval") -> list[SpokenQuery]:
     """English judged queries without typos: the parser read no word as a misspelling and none as
-    another language (that is how typos and Spanish rows are told apart from plain English)."""
+    another language, and the text is ASCII (that is how typos, Spanish and Chinese rows are told
+    apart from plain English)."""
     from assistant.language.understand import parse
 
     out = []
@@ -72,7 +73,7 @@ def english_queries(engine, root: Path = ROOT / "eval") -> list[SpokenQuery]:
         labels = load_labels(root / name / "label.csv")
         for q in load_queries(root / name / "query.csv"):
             parsed = parse(q.text, engine.vocab, reader=engine.reader)
-            if parsed.corrected or parsed.language or not any(g > 0 for g in labels.get(q.id, {}).values()):
+            if parsed.corrected or parsed.language or not q.text.isascii() or not any(g > 0 for g in labels.get(q.id, {}).values()):
                 continue
             out.append(SpokenQuery(name, q.id, q.text, "en", labels.get(q.id, {}), part_of(name, q.id)))
     return out
@@ -173,9 +174,41 @@ def _top(assistant, text: str, catalog: str) -> list[str]:
         return []
 
 
+def hear(assistant, clip: Path, catalog: str, language: str | None = None, task: str | None = None,
+         raw: dict | None = None):
+    """`Assistant.transcribe` (what the app calls); with `raw` (a dict kept in a JSON file between
+    runs) Whisper's own output is reused and only the reading (reading.read) runs again, so reading
+    levers can be compared on the same transcripts. Timings are then not clip -> results times."""
+    if raw is None:
+        return assistant.transcribe(clip, language=language, task=task, catalog=catalog)
+    from dataclasses import asdict
+
+    from assistant.core import _english
+    from assistant.speech.reading import read
+    from assistant.speech.transcribe import AudioError, Transcript, transcribe
+
+    s = assistant.settings
+    engine = assistant.engine(catalog)
+    key = "|".join(str(x) for x in (clip.name, s.speech_model, s.speech_backend, s.speech_prompt,
+                                    s.speech_prompt_tokens, s.speech_beam_size, language, task, catalog))
+    if key not in raw:
+        try:
+            raw[key] = asdict(transcribe(clip, s, language=language, task=task,
+                                         vocab=engine.vocab if s.speech_prompt != "none" else None,
+                                         english=lambda w: _english(w, engine)))
+        except AudioError as exc:
+            raw[key] = {"error": str(exc)}
+    if "error" in raw[key]:
+        raise AudioError(raw[key]["error"])
+    return read(Transcript(**{**raw[key], "hypotheses": [list(h) for h in raw[key]["hypotheses"]]}), engine,
+                nbest_weight=s.speech_nbest_weight, search_at=s.speech_search_at, ask_at=s.speech_ask_at,
+                phonetic=s.speech_phonetic, english=lambda w: _english(w, engine))
+
+
 def run_spoken(assistant, queries: list[SpokenQuery], voices: list[str], catalog: str = "fashion",
                cache: Path | None = None, language: str | None = None, task: str | None = None,
-               progress: Callable[[str], None] | None = None, part: str = "") -> list[VoiceResult]:
+               progress: Callable[[str], None] | None = None, part: str = "",
+               raw: dict | None = None) -> list[VoiceResult]:
     """Speak, transcribe (as the app does), search; one `VoiceResult` per voice."""
     from assistant.speech.transcribe import AudioError
 
@@ -192,7 +225,7 @@ def run_spoken(assistant, queries: list[SpokenQuery], voices: list[str], catalog
             clip = speak(q.text, voice, cache)
             started = time.perf_counter()
             try:
-                heard = assistant.transcribe(clip, language=language, task=task, catalog=catalog)
+                heard = hear(assistant, clip, catalog, language, task, raw)
                 text = heard.text
             except AudioError:
                 heard, text = None, ""
@@ -206,7 +239,8 @@ def run_spoken(assistant, queries: list[SpokenQuery], voices: list[str], catalog
                    "clip_s": round(os.path.getsize(clip) / 32000, 2)}
             if heard is not None:
                 row["language_heard"], row["task"] = heard.language, heard.task
-                for k in ("confidence", "decision", "alternatives", "avg_logprob", "no_speech_prob"):
+                for k in ("confidence", "decision", "alternatives", "avg_logprob", "no_speech_prob",
+                          "heard_as", "language_probability"):
                     if hasattr(heard, k):
                         row[k] = getattr(heard, k)
             else:
@@ -260,9 +294,17 @@ def cmd_eval_spoken(args, settings) -> int:
     parts = ["dev", "unseen"] if args.part == "both" else [args.part]
     limit = args.limit
     report: dict = {"catalog": catalog, "voices": voices, "espeak_rate_wpm": RATE,
-                    "speech": {"model": settings.speech_model, "backend": settings.speech_backend,
-                               "prompt": settings.speech_prompt, "beam": settings.speech_beam_size},
+                    "speech": {k: getattr(settings, k) for k in (
+                        "speech_model", "speech_backend", "speech_prompt", "speech_prompt_tokens",
+                        "speech_beam_size", "speech_phonetic", "speech_nbest_weight", "speech_search_at",
+                        "speech_ask_at")},
                     "hardware": hardware(), "results": []}
+    import json
+
+    raw = None
+    if getattr(args, "reuse", None):
+        raw = json.loads(Path(args.reuse).read_text()) if Path(args.reuse).is_file() else {}
+        report["reused_transcripts"] = args.reuse
     started = time.perf_counter()
     summaries = []
     english = english_queries(engine)
@@ -270,7 +312,7 @@ def cmd_eval_spoken(args, settings) -> int:
         f"({sum(q.part == 'dev' for q in english)} dev, {sum(q.part == 'unseen' for q in english)} unseen)")
     for part in parts:
         chosen = pick(english, part, limit)
-        for result in run_spoken(assistant, chosen, voices, catalog, cache, progress=say, part=part):
+        for result in run_spoken(assistant, chosen, voices, catalog, cache, progress=say, part=part, raw=raw):
             summaries.append(result.summary())
             report["results"].append({**summaries[-1], "rows": result.rows})
             say(table(summaries[-1:]))
@@ -280,12 +322,14 @@ def cmd_eval_spoken(args, settings) -> int:
             for lang in FOREIGN_LANGUAGES:
                 chosen = pick([q for q in foreign if q.language == lang], part, args.foreign_limit)
                 for result in run_spoken(assistant, chosen, [f"espeak:{lang}"], catalog, cache, progress=say,
-                                         part=part):
+                                         part=part, raw=raw):
                     summaries.append(result.summary())
                     report["results"].append({**summaries[-1], "rows": result.rows})
                     say(table(summaries[-1:]))
     if args.latency:
         report["five_second_clip_to_results_s"] = five_second_latency(assistant, catalog, cache)
+    if raw is not None:
+        Path(args.reuse).write_text(json.dumps(raw))
     report["seconds"] = round(time.perf_counter() - started, 1)
     report["load_average_end"] = hardware()["load_average"]
     print(table(summaries))

@@ -89,6 +89,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--foreign-limit", type=int, default=8, help="with --foreign: queries per language and part (default 8)")
     p.add_argument("--latency", action="store_true", help="with --spoken: also time a 5 s clip -> results")
     p.add_argument("--clips", help="with --spoken: folder caching the synthesised clips (default var/spoken-clips)")
+    p.add_argument("--reuse", metavar="FILE", help="with --spoken: keep Whisper's output in this JSON and reuse it "
+                                                  "(compares reading settings on the same transcripts; times are not end to end)")
 
     p = sub.add_parser("eval-photos", help="photo search + recognition quality on held-out catalog photos")
     p.add_argument("--catalog", default="fashion", help="catalog name or path (default fashion)")
