@@ -80,7 +80,7 @@ class Settings(BaseModel):
     speech_prompt_tokens: int = Field(150, ge=0, le=223, description="cap on the catalog prompt, in Whisper tokens")
     # reading a transcript (assistant/speech/reading.py, docs/voice.md "Spoken vs typed")
     speech_phonetic: bool = Field(True, description="read a misheard word as the catalog word it sounds like (metaphone)")
-    speech_nbest_weight: float = Field(0.0, ge=0, description="weight of parse coverage when choosing among Whisper's beam readings (0 = Whisper's order)")
+    speech_nbest_weight: float = Field(6.0, ge=0, description="weight of parse coverage when choosing among Whisper's beam readings (0 = Whisper's order; 6 kept, docs/voice.md)")
     speech_search_at: float = Field(0.35, ge=0, le=1, description="confidence at or above which a transcript is searched")
     speech_ask_at: float = Field(0.20, ge=0, le=1, description="confidence below which the shopper is asked to repeat (between: 'Did you mean ...?')")
     # photo search (docs/photos.md): image model + limits on what a shopper may upload

@@ -164,6 +164,14 @@ class VoiceResult:
             "clip_to_results_s_p95": round(sorted(times)[max(0, int(0.95 * len(times)) - 1)], 3) if times else None,
             "clip_s_median": round(statistics.median(r["clip_s"] for r in rows), 2) if rows else None,
             "decisions": decisions,
+            # what the shopper saw: a searched transcript that lost over half of the typed nDCG is a
+            # wrong answer; one held back (confirm/repeat) is a question instead
+            "searched_wrong": sum(r.get("decision", "search") == "search" and r["spoken_ndcg"] < 0.5 * r["typed_ndcg"]
+                                  for r in rows),
+            "held_back_wrong": sum(r.get("decision", "search") != "search" and r["spoken_ndcg"] < 0.5 * r["typed_ndcg"]
+                                   for r in rows),
+            "held_back_right": sum(r.get("decision", "search") != "search" and r["spoken_ndcg"] >= 0.5 * r["typed_ndcg"]
+                                   for r in rows),
         }
 
 
@@ -290,7 +298,7 @@ def cmd_eval_spoken(args, settings) -> int:
     catalog = settings.resolve_catalog(args.catalog)
     engine = assistant.engine(catalog)
     cache = Path(args.clips) if getattr(args, "clips", None) else settings.var_dir / "spoken-clips"
-    voices = [v.strip() for v in (args.voices or ",".join(VOICES)).split(",") if v.strip()]
+    voices = [v.strip() for v in (args.voices or ",".join(VOICES)).split(",") if v.strip() not in ("", "none")]
     parts = ["dev", "unseen"] if args.part == "both" else [args.part]
     limit = args.limit
     report: dict = {"catalog": catalog, "voices": voices, "espeak_rate_wpm": RATE,
@@ -322,7 +330,7 @@ def cmd_eval_spoken(args, settings) -> int:
             for lang in FOREIGN_LANGUAGES:
                 chosen = pick([q for q in foreign if q.language == lang], part, args.foreign_limit)
                 for result in run_spoken(assistant, chosen, [f"espeak:{lang}"], catalog, cache, progress=say,
-                                         part=part, raw=raw):
+                                         part=part, raw=raw, language=lang if args.given_language else None):
                     summaries.append(result.summary())
                     report["results"].append({**summaries[-1], "rows": result.rows})
                     say(table(summaries[-1:]))

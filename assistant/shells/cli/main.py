@@ -87,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="with --spoken: which part of the spoken split (default dev)")
     p.add_argument("--foreign", action="store_true", help="with --spoken: also es/fr/de espeak voices on the multilingual set")
     p.add_argument("--foreign-limit", type=int, default=8, help="with --foreign: queries per language and part (default 8)")
+    p.add_argument("--given-language", action="store_true", help="with --foreign: tell Whisper the spoken language (the app's language picker) instead of detecting it")
     p.add_argument("--latency", action="store_true", help="with --spoken: also time a 5 s clip -> results")
     p.add_argument("--clips", help="with --spoken: folder caching the synthesised clips (default var/spoken-clips)")
     p.add_argument("--reuse", metavar="FILE", help="with --spoken: keep Whisper's output in this JSON and reuse it "
