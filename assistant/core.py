@@ -342,12 +342,32 @@ class Assistant:
                    catalog: str | None = None):
         """A recording (path or bytes) -> `speech.Transcript`, with the configured Whisper backend;
         bad or silent audio raises a ShopperError (docs/voice.md). With `speech_prompt` catalog or catalog-list
-        the catalog's own words prompt the decoder."""
+        the catalog's own words prompt the decoder.
+
+        The transcript is then read against the catalog (`speech.reading.read`): `text` is the reading
+        to search (a misheard word that sounds like a catalog word is read as it), `confidence`,
+        `decision` (search | confirm | repeat) and `alternatives` say whether to search it, ask "Did
+        you mean X or Y?", or ask the shopper to say it again."""
+        from assistant.speech.reading import read
         from assistant.speech.transcribe import transcribe
 
-        vocab = self.engine(catalog).vocab if self.settings.speech_prompt != "none" else None
-        return background_worker(self.settings.speech_nice).submit(
-            transcribe, audio, self.settings, language=language, task=task, vocab=vocab).result()
+        engine = self.engine(catalog)
+        vocab = engine.vocab if self.settings.speech_prompt != "none" else None
+        heard = background_worker(self.settings.speech_nice).submit(
+            transcribe, audio, self.settings, language=language, task=task, vocab=vocab,
+            english=lambda word: _english(word, engine)).result()
+        s = self.settings
+        return read(heard, engine, nbest_weight=s.speech_nbest_weight, search_at=s.speech_search_at,
+                    ask_at=s.speech_ask_at, phonetic=s.speech_phonetic, english=lambda w: _english(w, engine))
+
+
+def _english(word: str, engine) -> bool:
+    """An everyday word for the speech prompt: one the catalog's titles use, or one no foreign
+    dictionary knows ("zapatos", "montre" are left out of an English prompt)."""
+    if all(w in engine.vocab.known_words for w in word.split()):
+        return True
+    reader = engine.reader
+    return reader is None or not any(reader._knows(word, lang) for lang in ("es", "fr", "de", "it", "pt"))
 
 
 def _recommender(assistant: Assistant, name: str) -> None:
@@ -367,16 +387,15 @@ def _warm_speech(settings: Settings, vocabs: list, decode: bool = True) -> None:
     build each catalog's decoder prompt. Runs on the speech worker thread, as transcribe does."""
     import numpy as np
 
-    from assistant.speech.transcribe import SAMPLE_RATE, load_backend, prompt_for
+    from assistant.speech.transcribe import SAMPLE_RATE, load_backend, prompt_for, prompt_style
 
     recognizer = load_backend(settings)
     if decode:
         t = np.arange(SAMPLE_RATE, dtype=np.float32) / SAMPLE_RATE
         recognizer.recognize(0.1 * np.sin(2 * np.pi * 220 * t).astype(np.float32), "en", "transcribe", [], None)
     if settings.speech_prompt != "none":
-        style = "list" if settings.speech_prompt == "catalog-list" else "queries"
         for vocab in vocabs:
-            prompt_for(vocab, recognizer, settings.speech_prompt_tokens, style)
+            prompt_for(vocab, recognizer, settings.speech_prompt_tokens, prompt_style(settings))
 
 
 _BACKGROUND: dict[int, ThreadPoolExecutor] = {}

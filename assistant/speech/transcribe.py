@@ -28,7 +28,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -81,6 +81,17 @@ class Transcript:
     seconds: float  # time to decode + recognise
     backend: str
     model: str
+    # how sure Whisper was (issue 19): mean log-probability of the chosen reading's tokens, the
+    # probability that the window holds no speech, and every distinct reading of the beam
+    # (text, avg_logprob), best first. `Assistant.transcribe` adds confidence, decision and
+    # alternatives from these and how the readings parse into the catalog (assistant/speech/reading.py).
+    avg_logprob: float | None = None
+    no_speech_prob: float | None = None
+    hypotheses: list = field(default_factory=list)
+    confidence: float | None = None
+    decision: str = "search"  # search | confirm ("Did you mean X or Y?") | repeat
+    alternatives: list = field(default_factory=list)  # readings offered when decision != search
+    heard_as: dict = field(default_factory=dict)  # misheard word -> catalog word it sounds like
 
     @property
     def language_name(self) -> str:
@@ -340,7 +351,8 @@ def convert_ct2_to_openai(ct2_dir: Path, out: Path) -> Path:
 
 
 class SpeechBackend(Protocol):
-    """One recognizer: 16 kHz mono float32 in; (text, language, language probability) out.
+    """One recognizer: 16 kHz mono float32 in; (text, language, language probability, task, scores)
+    out, where scores holds `avg_logprob`, `no_speech_prob` and `hypotheses` [(text, avg_logprob)].
 
     `language=None` means detect it (among `allowed`, if given); `task="auto"` translates speech
     that is not English. The audio is encoded once and shared by detection and decoding."""
@@ -350,7 +362,7 @@ class SpeechBackend(Protocol):
     multilingual: bool
 
     def recognize(self, audio: np.ndarray, language: str | None, task: str,
-                  allowed: list[str], prompt: str | None = None) -> tuple[str, str, float, str]: ...
+                  allowed: list[str], prompt: str | None = None) -> tuple[str, str, float, str, dict]: ...
 
     def count_tokens(self, text: str) -> int: ...
 
@@ -376,6 +388,14 @@ def _resolve_task(task: str, language: str, multilingual: bool) -> str:
 
 
 WINDOW_S = 30.0  # Whisper hears 30 s at a time; longer clips take the library's windowed path
+
+
+def _long_scores(text: str, segments: list[tuple[float, float]]) -> dict:
+    """Scores of a recording longer than one window: the mean over its segments."""
+    if not segments:
+        return {"avg_logprob": None, "no_speech_prob": None, "hypotheses": [(text, None)]}
+    avg = sum(a for a, _ in segments) / len(segments)
+    return {"avg_logprob": avg, "no_speech_prob": max(n for _, n in segments), "hypotheses": [(text, avg)]}
 
 
 class FasterWhisper:
@@ -427,7 +447,10 @@ class FasterWhisper:
             segments, _ = fw.transcribe(audio, language=language, task=task, beam_size=self.beam_size,
                                         temperature=0.0, condition_on_previous_text=False,
                                         without_timestamps=True, initial_prompt=prompt or None)
-            return " ".join(s.text.strip() for s in segments), language, probability, task
+            segments = list(segments)
+            text = " ".join(s.text.strip() for s in segments)
+            return text, language, probability, task, _long_scores(
+                text, [(s.avg_logprob, s.no_speech_prob) for s in segments])
         # 3. decode from the same encoder output
         tokenizer = Tokenizer(fw.hf_tokenizer, self.multilingual, task=task, language=language)
         # the library's prompt layout: <|startofprev|> prompt <|startoftranscript|> … (max 223 tokens)
@@ -436,9 +459,16 @@ class FasterWhisper:
         result = fw.model.generate(
             encoded, [previous + list(tokenizer.sot_sequence) + [tokenizer.no_timestamps]],
             beam_size=self.beam_size, max_length=fw.max_length, suppress_blank=True,
-            suppress_tokens=list(get_suppressed_tokens(tokenizer, [-1])))[0]
-        tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
-        return tokenizer.decode(tokens), language, probability, task
+            suppress_tokens=list(get_suppressed_tokens(tokenizer, [-1])),
+            num_hypotheses=self.beam_size, return_scores=True, return_no_speech_prob=True)[0]
+        hypotheses = []
+        for ids, score in zip(result.sequences_ids, result.scores):
+            tokens = [t for t in ids if t < tokenizer.eot]
+            # the library's avg_logprob: the length-normalised score back to a sum, over length + 1
+            hypotheses.append((tokenizer.decode(tokens), score * len(tokens) / (len(tokens) + 1)))
+        return hypotheses[0][0], language, probability, task, {
+            "avg_logprob": hypotheses[0][1], "no_speech_prob": float(result.no_speech_prob),
+            "hypotheses": hypotheses}
 
 
 class OpenAIWhisper:
@@ -505,11 +535,16 @@ class OpenAIWhisper:
                 result = m.transcribe(audio, language=language, task=task, beam_size=beam, temperature=0.0,
                                       fp16=False, condition_on_previous_text=False, without_timestamps=True,
                                       initial_prompt=prompt or None)
-                return str(result["text"]), language, probability, task
+                text = str(result["text"])
+                return text, language, probability, task, _long_scores(
+                    text, [(s["avg_logprob"], s["no_speech_prob"]) for s in result["segments"]])
             # 3. decode from the same encoder output
             options = whisper.DecodingOptions(task=task, language=language, beam_size=beam,
                                               without_timestamps=True, fp16=False, prompt=prompt or None)
-            return whisper.decode(m, encoded, options)[0].text, language, probability, task
+            out = whisper.decode(m, encoded, options)[0]
+            return out.text, language, probability, task, {
+                "avg_logprob": float(out.avg_logprob), "no_speech_prob": float(out.no_speech_prob),
+                "hypotheses": [(out.text, float(out.avg_logprob))]}
 
 
 _BACKENDS: dict[tuple, SpeechBackend] = {}
@@ -539,7 +574,7 @@ def _clean(text: str) -> str:
 
 def transcribe(source: str | Path | bytes, settings: Settings | None = None, language: str | None = None,
                task: str | None = None, backend: str | None = None, model: str | None = None,
-               vocab=None, prompt: str | None = None) -> Transcript:
+               vocab=None, prompt: str | None = None, english=None) -> Transcript:
     """Check, decode and recognise one recording.
 
     Args:
@@ -572,19 +607,28 @@ def transcribe(source: str | Path | bytes, settings: Settings | None = None, lan
     # 2. language (given or detected), then recognise; "auto" translates non-English speech
     allowed = [c.strip() for c in settings.speech_languages.split(",") if c.strip()]
     if prompt is None and vocab is not None and settings.speech_prompt != "none":
-        style = "list" if settings.speech_prompt == "catalog-list" else "queries"
-        prompt = prompt_for(vocab, recognizer, settings.speech_prompt_tokens, style)
-    text, language, probability, task = recognizer.recognize(audio, language, task, allowed, prompt)
+        prompt = prompt_for(vocab, recognizer, settings.speech_prompt_tokens, prompt_style(settings), english)
+    text, language, probability, task, scores = recognizer.recognize(audio, language, task, allowed, prompt)
     text = _clean(text)
     if not re.search(r"\w", text):
         raise AudioError(HEARD_NOTHING)
+    readings: dict[str, float | None] = {}  # distinct readings, best first ("Black heels." = "black heels")
+    for hyp, logprob in scores.get("hypotheses") or [(text, scores.get("avg_logprob"))]:
+        hyp = _clean(hyp)
+        key = re.sub(r"[^\w\s]", "", hyp.lower())
+        if re.search(r"\w", hyp) and key not in {re.sub(r"[^\w\s]", "", r.lower()) for r in readings}:
+            readings[hyp] = None if logprob is None else round(float(logprob), 4)
     return Transcript(text=text, language=language, language_probability=round(probability, 3), task=task,
                       duration_s=round(audio.size / SAMPLE_RATE, 3),
                       seconds=round(checked - started + time.perf_counter() - loaded, 3),
-                      backend=recognizer.name, model=recognizer.model)
+                      backend=recognizer.name, model=recognizer.model,
+                      avg_logprob=None if scores.get("avg_logprob") is None else round(scores["avg_logprob"], 4),
+                      no_speech_prob=None if scores.get("no_speech_prob") is None
+                      else round(scores["no_speech_prob"], 4),
+                      hypotheses=[[t, p] for t, p in readings.items()])
 
 
-PROMPT_MODES = ("catalog", "catalog-list", "none")
+PROMPT_MODES = ("catalog", "catalog-list", "catalog-everyday", "none")
 _PROMPTS: dict[tuple, tuple[object, str]] = {}
 
 
@@ -605,7 +649,25 @@ def _ranked(counts: dict[str, int]) -> list[str]:
     return sorted(counts, key=lambda v: (-counts[v], v))
 
 
-def catalog_prompt(vocab, count_tokens, max_tokens: int = 150, style: str = "queries") -> str:
+def everyday_words(vocab, facet: str, english=None) -> list[str]:
+    """Everyday words (assistant/language/data/everyday_words.tsv) for values this catalog has, in
+    rounds: the first word of every value (most frequent value first), then the second, …;
+    `english(word)` drops the foreign ones (zapatos, montre)."""
+    from assistant.language.vocabulary import SYNONYMS, phrase_key
+
+    counts = {phrase_key(v): n for v, n in _counts(vocab, facet).items()}
+    by_value: dict[str, list[str]] = {}
+    for word, targets in SYNONYMS.get(facet, {}).items():
+        best = max(targets, key=lambda t: counts.get(phrase_key(t), 0))
+        if counts.get(phrase_key(best), 0) and word.isascii() and word.replace(" ", "").isalpha() \
+                and phrase_key(word) not in counts and (english is None or english(word)):
+            by_value.setdefault(phrase_key(best), []).append(word)
+    ordered = sorted(by_value, key=lambda v: (-counts[v], v))
+    rounds = max((len(w) for w in by_value.values()), default=0)
+    return [by_value[v][r] for r in range(rounds) for v in ordered if r < len(by_value[v])]
+
+
+def catalog_prompt(vocab, count_tokens, max_tokens: int = 150, style: str = "queries", english=None) -> str:
     """Whisper's decoder prompt from the catalog's own words, up to `max_tokens` Whisper tokens.
 
     style "queries" (default): the product types, most frequent first, each made into a short
@@ -626,12 +688,21 @@ def catalog_prompt(vocab, count_tokens, max_tokens: int = 150, style: str = "que
             for value, n in counts.items():
                 merged[value] = merged.get(value, 0) + n
         head, items = "Shopping search: ", _ranked(merged)
-    elif style == "queries":
+    elif style in ("queries", "everyday"):
         head, items = "", []
         for i, kind in enumerate(types):
             who = genders[i % len(genders)] if genders and i % 3 != 2 else ""
             who = who + ("'" if who.endswith("s") else "'s") if who else ""
             items.append(" ".join(w for w in (who, colours[i % len(colours)] if colours else "", kind) if w))
+        if style == "everyday":  # every other phrase in the words shoppers use for the same things
+            kinds, shades = everyday_words(vocab, "category", english), everyday_words(vocab, "color", english)
+            spoken = []
+            for i, kind in enumerate(kinds):
+                who = genders[(i + 1) % len(genders)] if genders and i % 3 != 1 else ""
+                who = who + ("'" if who.endswith("s") else "'s") if who else ""
+                shade = shades[i % len(shades)] if shades else ""
+                spoken.append(" ".join(w for w in (who, shade, kind) if w))
+            items = [x for pair in zip(items, spoken) for x in pair] + items[len(spoken):] + spoken[len(items):]
     else:
         raise ValueError(f"unknown prompt style {style!r}")
     kept: list[str] = []
@@ -642,12 +713,18 @@ def catalog_prompt(vocab, count_tokens, max_tokens: int = 150, style: str = "que
     return head + ", ".join(kept) + "." if kept else ""
 
 
-def prompt_for(vocab, recognizer: SpeechBackend, max_tokens: int = 150, style: str = "queries") -> str:
+def prompt_style(settings: Settings) -> str:
+    """The `catalog_prompt` style a `speech_prompt` setting names (transcribe and warm-up agree)."""
+    return {"catalog-list": "list", "catalog-everyday": "everyday"}.get(settings.speech_prompt, "queries")
+
+
+def prompt_for(vocab, recognizer: SpeechBackend, max_tokens: int = 150, style: str = "queries",
+               english=None) -> str:
     """`catalog_prompt` for this vocabulary and recognizer, built once per pair."""
     key = (id(vocab), id(recognizer), max_tokens, style)
     cached = _PROMPTS.get(key)
     if cached is None or cached[0] is not vocab:
-        cached = _PROMPTS[key] = (vocab, catalog_prompt(vocab, recognizer.count_tokens, max_tokens, style))
+        cached = _PROMPTS[key] = (vocab, catalog_prompt(vocab, recognizer.count_tokens, max_tokens, style, english))
     return cached[1]
 
 

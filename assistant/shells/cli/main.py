@@ -82,6 +82,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, default=10, help="nDCG cutoff (default 10)")
     p.add_argument("--json", metavar="OUT", help="also write the numbers and settings to this JSON file")
     p.add_argument("--limit", type=int, help="evaluate only the first N queries of the split")
+    p.add_argument("--spoken", action="store_true",
+                   help="spoken vs typed: speak the judged English sets with synthetic voices, transcribe as "
+                        "the app does, search (evaluation/spoken_eval.py, docs/voice.md)")
+    p.add_argument("--voices", help="with --spoken: comma-separated engine:voice (default espeak:en-us,flite:slt)")
+    p.add_argument("--part", choices=("dev", "unseen", "both", "all"), default="dev",
+                   help="with --spoken: which part of the spoken split (default dev)")
+    p.add_argument("--foreign", action="store_true", help="with --spoken: also es/fr/de espeak voices on the multilingual set")
+    p.add_argument("--foreign-limit", type=int, default=8, help="with --foreign: queries per language and part (default 8)")
+    p.add_argument("--given-language", action="store_true", help="with --foreign: tell Whisper the spoken language (the app's language picker) instead of detecting it")
+    p.add_argument("--latency", action="store_true", help="with --spoken: also time a 5 s clip -> results")
+    p.add_argument("--clips", help="with --spoken: folder caching the synthesised clips (default var/spoken-clips)")
+    p.add_argument("--reuse", metavar="FILE", help="with --spoken: keep Whisper's output in this JSON and reuse it "
+                                                  "(compares reading settings on the same transcripts; times are not end to end)")
 
     p = sub.add_parser("eval-photos", help="photo search + recognition quality on held-out catalog photos")
     p.add_argument("--catalog", default="fashion", help="catalog name or path (default fashion)")
@@ -258,6 +271,11 @@ def _cmd_serve(args, settings) -> int:
 
 
 def _cmd_eval(args, settings) -> int:
+    if args.spoken:
+        from evaluation.spoken_eval import cmd_eval_spoken  # heavy imports stay out of other commands
+
+        return cmd_eval_spoken(args, settings)
+
     from assistant.core import Assistant
     from evaluation.search_eval import check_report_path, finish_report, run_eval
 

@@ -207,6 +207,10 @@ class WebShell:
         finally:
             discard_upload(recording, self.upload_dir)
         self._say(session, "user", chat_line(heard))
+        if getattr(heard, "decision", "search") != "search":  # low confidence: never searched as heard
+            from assistant.speech.reading import reply  # "Did you mean X or Y?" / "say it again"
+
+            return replace(self._results(session, error=reply(heard)), box=heard.text, voice=None)
         return replace(self._answer(session, heard.text), box=heard.text, voice=None)
 
     def on_chips(self, sid: str, kept: list[str] | None) -> View:
