@@ -379,6 +379,33 @@ def test_voice_upload_shows_transcript_and_updates_cards(page, tmp_path):
     _screenshot(page, "voice.png")
 
 
+def test_a_doubtful_recording_is_left_to_confirm_and_not_searched(page, tmp_path):
+    """Issue 20, item 4: Spanish speech that Whisper base hears as an everyday English sentence
+    ("Don't forget to like and subscribe") was searched and showed unrelated products. Now the
+    words wait in the message box, the reply says why, and no card appears."""
+    espeak = shutil.which("espeak-ng")
+    if espeak is None:
+        pytest.skip("espeak-ng is missing (make system-deps): it synthesises the spoken query")
+    wav = tmp_path / "es.wav"
+    subprocess.run([espeak, "-v", "es", "-s", "150", "-w", str(wav), "zapatos negros para hombre"],
+                   check=True, timeout=60)
+    voice = page.locator("#voice")
+    upload_tab = voice.locator("button[aria-label='Upload file']")
+    file_input = voice.locator("input[type=file]")
+    upload_tab.or_(file_input).first.wait_for(state="attached")
+    if upload_tab.count():
+        upload_tab.first.click()
+    file_input.wait_for(state="attached")
+    before = page.locator(BOT).count()
+    file_input.set_input_files(str(wav))
+
+    answer = _wait_bot_count(page, before + 1, timeout=SLOW_MS)
+    assert "message box" in answer.lower(), answer
+    assert page.locator(CARDS).count() == 0, "a doubtful recording must not be searched"
+    assert "found" not in answer.lower(), answer
+    _screenshot(page, "voice-doubtful.png")
+
+
 def test_photo_upload_gets_cards(photo_page, photo_app):
     page, photo = photo_page, photo_app[1]
     # the photo widget's code loads on demand, after the message box: wait, never skip
