@@ -22,7 +22,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from assistant.config import settings_from_env  # noqa: E402
 from assistant.core import Assistant  # noqa: E402
 from assistant.speech.transcribe import SAMPLE_RATE, load_audio, load_backend, transcribe  # noqa: E402
+from evaluation.spoken_eval import pad_to  # noqa: E402
 from evaluation.wer import word_error_rate  # noqa: E402
 
 # Synthetic speakers, "engine:voice". The issue's target is on espeak-ng voices; flite (Debian
@@ -113,16 +113,6 @@ def wer_columns(refs: list[str], hyps: list[str], n_fashion: int) -> dict:
             "wer_tune": w(i for i in every if split(refs[i]) == "tune"),
             "wer_test": w(i for i in every if split(refs[i]) == "test"),
             "wer_fashion": w(range(min(n_fashion, len(refs)))), "wer_wands": w(range(n_fashion, len(refs)))}
-
-
-def pad_to(path: Path, seconds: float) -> Path:
-    """Pad a clip with trailing silence to exactly `seconds` (16 kHz wav)."""
-    audio = load_audio(path)
-    audio = np.concatenate([audio, np.zeros(max(0, int(seconds * SAMPLE_RATE) - audio.size), np.float32)])
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1), w.setsampwidth(2), w.setframerate(SAMPLE_RATE)
-        w.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
-    return path
 
 
 def save(report: dict, path: str | None) -> None:
@@ -223,7 +213,8 @@ def main() -> int:
             save(report, args.json)
 
         # 2. end to end: a 5 s clip -> ranked results, base model, warm, default settings (prompt on)
-        five = pad_to(speak(LONG_QUERY, tmp / "five.wav", "en-us", 160), 5.0)
+        clip = speak(LONG_QUERY, tmp / "five.wav", "en-us", 160)
+        five = pad_to(clip, clip, 5.0)
         e2e = []
         for _ in range(5):
             started = time.perf_counter()

@@ -406,18 +406,24 @@ def test_a_doubtful_recording_is_left_to_confirm_and_not_searched(page, tmp_path
     _screenshot(page, "voice-doubtful.png")
 
 
-def test_photo_upload_gets_cards(photo_page, photo_app):
-    page, photo = photo_page, photo_app[1]
-    # the photo widget's code loads on demand, after the message box: wait, never skip
+def upload_photo(page, photo, ready_s: float = PHOTO_READY_S) -> str:
+    """Upload a photo and return the reply; while the app is still building its photo index in
+    the background ("still being prepared"), wait and upload again, up to `ready_s`."""
     page.locator("#photo input[type=file]").wait_for(state="attached")
-    deadline = time.monotonic() + PHOTO_READY_S
+    deadline = time.monotonic() + ready_s
     while True:
         before = page.locator(BOT).count()
         page.locator("#photo input[type=file]").set_input_files(str(photo))
         answer = _wait_bot_count(page, before + 1, timeout=SLOW_MS)
         if PREPARING not in answer or time.monotonic() > deadline:
-            break
-        time.sleep(5)  # the app builds the photo index in the background after it starts
+            return answer
+        time.sleep(5)
+
+
+def test_photo_upload_gets_cards(photo_page, photo_app):
+    page, photo = photo_page, photo_app[1]
+    # the photo widget's code loads on demand, after the message box: wait, never skip
+    answer = upload_photo(page, photo)
     assert "went wrong" not in answer.lower(), answer
     if not FASHION:
         assert "no product photos" in answer, f"demo catalog photo upload got: {answer!r}"

@@ -12,11 +12,10 @@ import re
 import sqlite3
 import subprocess
 import sys
-import time
 
 import pytest
 
-from tests.e2e.test_browser import (ARTIFACTS, ROOT, BOT, CARDS, FASHION, PREPARING, SLOW_MS, TIMEOUT_MS, _open,  # noqa: F401
+from tests.e2e.test_browser import (upload_photo, ARTIFACTS, ROOT, BOT, CARDS, FASHION, PREPARING, SLOW_MS, TIMEOUT_MS, _open,  # noqa: F401
                                     _photo_slice, _require_browser, _serve, _wait_bot_count, bot_messages,
                                     browser, card_ids, chips, send, wait_for_cards)
 
@@ -309,15 +308,7 @@ def test_contrast_live_results_and_the_photo_stays_visible(browser, ui_app):
         assert live == "polite"
         if photo is None:
             return
-        page.locator("#photo input[type=file]").wait_for(state="attached")
-        deadline = time.monotonic() + PHOTO_READY_S
-        while True:
-            before = page.locator(BOT).count()
-            page.locator("#photo input[type=file]").set_input_files(str(photo))
-            answer = _wait_bot_count(page, before + 1, timeout=SLOW_MS)
-            if PREPARING not in answer or time.monotonic() > deadline:
-                break
-            time.sleep(5)
+        upload_photo(page, photo, PHOTO_READY_S)
         wait_for_cards(page, 3)
         mine = page.locator("#cards .your-photo img")
         mine.wait_for(state="visible")
