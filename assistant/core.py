@@ -22,7 +22,7 @@ from assistant.language.translate import reader_for
 from assistant.models.encoders import load_text_encoder
 from assistant.errors import CatalogError, ShopperError
 from assistant.retrieval.explain import explain_all
-from assistant.retrieval.index import IndexProblem, ensure_index, index_folder, load_index
+from assistant.retrieval.index import IndexProblem, ensure_index, index_folder, load_index, read_manifest
 from assistant.retrieval.scope import photo_scope
 from assistant.retrieval.search import MODES, Filters, SearchEngine, SearchResponse
 from assistant.language.understand import ParsedQuery
@@ -121,7 +121,7 @@ class Assistant:
         """Load what the first request of each kind would otherwise pay for, most likely first:
         the first catalog (index, one query, foreign-language data, recommender, what it
         carries), the speech model (one decode, each catalog's decoder prompt), every other
-        available catalog the same way, then photo indexes: the first catalog's built if missing
+        catalog whose index is already built the same way, then photo indexes: the first catalog's built if missing
         (as before), the others' loaded only when already built (a build takes minutes). A step
         that fails is logged and skipped. `self.warmed` records each step's seconds."""
         started = time.perf_counter()
@@ -133,6 +133,8 @@ class Assistant:
             self._warm_step("voice", background_worker(self.settings.speech_nice).submit(
                 _warm_speech, self.settings, vocabs).result)
         for name in names[1:]:
+            if name not in self._engines and read_manifest(name, self.settings) is None:
+                continue  # never built: building it (minutes) waits for a shopper who picks it
             self._warm_catalog(name)
             if voice and name in self._engines:
                 self._warm_step(f"{name}: voice prompt", background_worker(self.settings.speech_nice).submit(
@@ -355,19 +357,19 @@ class Assistant:
         vocab = engine.vocab if self.settings.speech_prompt != "none" else None
         heard = background_worker(self.settings.speech_nice).submit(
             transcribe, audio, self.settings, language=language, task=task, vocab=vocab,
-            english=lambda word: _english(word, engine)).result()
+            english=lambda word: is_english(word, engine)).result()
         s = self.settings
         return read(heard, engine, nbest_weight=s.speech_nbest_weight, search_at=s.speech_search_at,
-                    ask_at=s.speech_ask_at, phonetic=s.speech_phonetic, english=lambda w: _english(w, engine))
+                    ask_at=s.speech_ask_at, phonetic=s.speech_phonetic, english=lambda w: is_english(w, engine))
 
 
-def _english(word: str, engine) -> bool:
+def is_english(word: str, engine) -> bool:
     """An everyday word for the speech prompt: one the catalog's titles use, or one no foreign
     dictionary knows ("zapatos", "montre" are left out of an English prompt)."""
     if all(w in engine.vocab.known_words for w in word.split()):
         return True
     reader = engine.reader
-    return reader is None or not any(reader._knows(word, lang) for lang in ("es", "fr", "de", "it", "pt"))
+    return reader is None or not any(reader.knows(word, lang) for lang in ("es", "fr", "de", "it", "pt"))
 
 
 def _recommender(assistant: Assistant, name: str) -> None:

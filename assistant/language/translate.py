@@ -388,11 +388,11 @@ class Reader:
         if unknown and (len(tied) > 1 or score[foreign[0]] <= score["en"] + 1):
             # little or shared evidence ("un", "en"): the language whose dictionaries know the words
             for lang in (tied if score[foreign[0]] > score["en"] + 1 else _FREEDICT):
-                score[lang] += 1.5 * sum(self._knows(t, lang) for t in unknown)
+                score[lang] += 1.5 * sum(self.knows(t, lang) for t in unknown)
         best = max(foreign, key=lambda lang: score[lang])
         return best if score[best] > score["en"] and score[best] > 0 else None
 
-    def _knows(self, word: str, lang: str) -> bool:
+    def knows(self, word: str, lang: str) -> bool:
         dictionary = self._load("freedict", lang)
         if dictionary is not None and any(f in dictionary for f in _forms(word, lang)):
             return True

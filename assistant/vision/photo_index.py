@@ -534,8 +534,7 @@ def photo_message(response: SearchResponse) -> str:
         text = f"Your photo looks like {looks or 'something'}" + (f" ({', '.join(extra)})" if extra else "") + "."
     else:
         text = "I can't name what your photo shows confidently."
-    words_said = [v for f in ("colors", "categories", "genders", "occasions", "brands", "materials")
-                  for v in said.get(f, [])]
+    words_said = [v for f in (facet.field for facet in FACETS) for v in said.get(f, [])]
     hard = response.filters.describe()
     if words_said or hard:
         text += " From your words: " + ", ".join(dict.fromkeys(words_said + hard)) + "."

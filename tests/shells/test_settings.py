@@ -20,7 +20,7 @@ CASES = [
     ("ASSISTANT_INDEX_KIND", "bogus", "(now ASSISTANT_VECTOR_FAMILY) must be one of auto, flat, hnsw, hnsw_fp16"),
     ("ASSISTANT_SPEECH_BACKEND", "nope", "must be one of faster-whisper, openai-whisper (got 'nope')"),
     ("ASSISTANT_SPEECH_TASK", "sing", "must be one of auto, transcribe, translate (got 'sing')"),
-    ("ASSISTANT_SPEECH_PROMPT", "all", "must be one of catalog, catalog-list, none (got 'all')"),
+    ("ASSISTANT_SPEECH_PROMPT", "all", "must be one of catalog, catalog-list, catalog-everyday, none (got 'all')"),
     ("ASSISTANT_VECTOR_FAMILY", "lsh", "must be one of auto, flat, hnsw, hnsw_fp16, hnsw_sq8, ivf_sq8, ivf_pq"),
     ("ASSISTANT_VECTOR_LARGE_FAMILY", "auto", "must be one of flat, hnsw, hnsw_fp16, hnsw_sq8, ivf_sq8, ivf_pq"),
     ("ASSISTANT_PORT", "0", "must be between 1 and 65535 (got '0')"),
