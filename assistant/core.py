@@ -16,6 +16,7 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from assistant.config import Settings, get_settings
 from assistant.language.translate import reader_for
@@ -121,7 +122,7 @@ class Assistant:
         """Load what the first request of each kind would otherwise pay for, most likely first:
         the first catalog (index, one query, foreign-language data, recommender, what it
         carries), the speech model (one decode, each catalog's decoder prompt), every other
-        catalog whose index is already built the same way, then photo indexes: the first catalog's built if missing
+        catalog whose index is built or cheap to build (a small file) the same way, then photo indexes: the first catalog's built if missing
         (as before), the others' loaded only when already built (a build takes minutes). A step
         that fails is logged and skipped. `self.warmed` records each step's seconds."""
         started = time.perf_counter()
@@ -133,8 +134,9 @@ class Assistant:
             self._warm_step("voice", background_worker(self.settings.speech_nice).submit(
                 _warm_speech, self.settings, vocabs).result)
         for name in names[1:]:
-            if name not in self._engines and read_manifest(name, self.settings) is None:
-                continue  # never built: building it (minutes) waits for a shopper who picks it
+            if name not in self._engines and read_manifest(name, self.settings) is None \
+                    and not _small_source(self.settings.catalogs.get(name)):
+                continue  # a big catalog never built: its build (minutes) waits for a shopper who picks it
             self._warm_catalog(name)
             if voice and name in self._engines:
                 self._warm_step(f"{name}: voice prompt", background_worker(self.settings.speech_nice).submit(
@@ -376,6 +378,18 @@ def _recommender(assistant: Assistant, name: str) -> None:
     from assistant.recs.recommend import get_recommender
 
     get_recommender(assistant, name)
+
+
+WARM_BUILD_MAX_BYTES = 2_000_000  # a catalog file this small embeds in seconds (demo: 130 kB, ~12 s)
+
+
+def _small_source(source) -> bool:
+    """A catalog cheap enough to build in the warm-up when it has no index yet."""
+    try:
+        path = Path(source.path)
+        return path.is_file() and path.stat().st_size <= WARM_BUILD_MAX_BYTES
+    except (AttributeError, OSError, TypeError):
+        return False
 
 
 def _photo_index_on_disk(name: str, settings: Settings) -> bool:

@@ -319,4 +319,4 @@ def test_running_app_picks_up_a_sync_without_restart(built, tmp_path):
         mugs = client.predict("white porcelain mug", [], None, api_name="/on_message")[2]
         assert "White porcelain mug" not in mugs and "Blue ceramic mug" in mugs
         log = (tmp_path / "server.log").read_text()
-        assert "Traceback" not in log and "building it now" not in log
+        assert "Traceback" not in log and f"catalog '{name}' yet: building it now" not in log
