@@ -129,13 +129,19 @@ def page(browser, app_url):
     yield from _open(browser, app_url)
 
 
-def _open(browser, url: str):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+def new_page(browser, url: str, viewport: dict | None = None, **options):
+    """(context, page) on the app at `url`, once its message box and Search button are shown."""
+    context = browser.new_context(viewport=viewport or {"width": 1400, "height": 1000}, **options)
     context.set_default_timeout(TIMEOUT_MS)
     pg = context.new_page()
     pg.goto(url, wait_until="domcontentloaded")
     pg.locator("#message textarea").wait_for(state="visible")
     pg.locator("#send").wait_for(state="visible")
+    return context, pg
+
+
+def _open(browser, url: str):
+    context, pg = new_page(browser, url)
     try:
         yield pg
     finally:

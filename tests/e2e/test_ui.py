@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from tests.e2e.test_browser import (upload_photo, ARTIFACTS, ROOT, BOT, CARDS, FASHION, PREPARING, SLOW_MS, TIMEOUT_MS, _open,  # noqa: F401
+from tests.e2e.test_browser import (new_page, upload_photo, ARTIFACTS, ROOT, BOT, CARDS, FASHION, PREPARING, SLOW_MS, TIMEOUT_MS, _open,  # noqa: F401
                                     _photo_slice, _require_browser, _serve, _wait_bot_count, bot_messages,
                                     browser, card_ids, chips, send, wait_for_cards)
 
@@ -63,13 +63,7 @@ def kiosk_app(tmp_path_factory, index_dir):
 
 
 def _page(browser, url: str, viewport: dict | None = None, **options):
-    context = browser.new_context(viewport=viewport or {"width": 1366, "height": 900}, **options)
-    context.set_default_timeout(TIMEOUT_MS)
-    pg = context.new_page()
-    pg.goto(url, wait_until="domcontentloaded")
-    pg.locator("#message textarea").wait_for(state="visible")
-    pg.locator("#send").wait_for(state="visible")
-    return context, pg
+    return new_page(browser, url, viewport or {"width": 1366, "height": 900}, **options)
 
 
 def shot(page, name: str, full_page: bool = True) -> None:
