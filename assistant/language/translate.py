@@ -57,7 +57,8 @@ FUNCTION_WORDS: dict[str, frozenset[str]] = {
 }
 # Letters one language uses and the others (of these) rarely do.
 LETTERS = {"es": "ñ¿¡", "fr": "œèëîïûùç", "de": "ßäöü", "it": "ìò", "pt": "ãõç"}
-GENITIVE = frozenset("de del di da do du des della dello degli dos das à".split())
+ROMANCE = frozenset("es fr it pt".split())
+GENITIVE = frozenset("de del di da do du des della dello degli dos das à en".split())  # "of", "made of"
 CJK = re.compile(r"[\u4e00-\u9fff]")
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 FUNCTION_TAGS = frozenset("pr det prn cnjcoo cnjsub cnjadv rel predet preadv".split())
@@ -501,12 +502,15 @@ class Reader:
                     return glosses
         return []
 
-    def read(self, original: str, tokens: list[str], known, lookup) -> tuple[list[str], Reading | None]:
+    def read(self, original: str, tokens: list[str], known, lookup,
+             names_type=lambda phrase: False) -> tuple[list[str], Reading | None]:
         """English tokens for a query's folded `tokens`, and how they were read.
 
         `known(word)`: the catalog knows the folded word; `lookup(phrase)`: the vocabulary names
-        a facet value with this English phrase (picks among glosses). Words the catalog knows, and
-        words no resource knows, are kept as typed."""
+        a facet value with this English phrase (picks among glosses); `names_type(phrase)`: that
+        value is a product type. Words the catalog knows, and words no resource knows, are kept
+        as typed. Romance languages name a thing first ("jaqueta jeans", "gafas de sol"), English
+        last, so such a pair is turned round ("jeans jacket", "sun glasses")."""
         lang = self.language(original, known)
         if lang is None:
             return tokens, None
@@ -518,22 +522,27 @@ class Reader:
         tokens = self._join_phrases(self._join_hyphenated(original, tokens, lang), accented, lang, lookup) \
             if lang != "zh" else self._resegment_cjk(tokens, lookup)
         out: list[str] = []
-        last_start, owner_at = 0, None
+        last_start, owner_at, type_at = 0, None, None
         for token in tokens:
             pieces = self._split_cjk(token) if lang == "zh" and CJK.search(token) else [token]
             for piece in pieces:
                 english = self._read_word(piece, accented.get(piece, piece), lang, lookup)
                 if english is None:  # a function word
                     owner_at = last_start if piece in GENITIVE and out else None
+                    type_at = None
                     continue
                 if english != piece:
                     reading.words[piece] = english
                 new = words(english) or [piece]
+                is_type = lang in ROMANCE and names_type(english)
+                if owner_at is None and is_type and type_at is not None:
+                    owner_at = type_at  # "jaqueta jeans": a type right after a type describes it
                 if owner_at is not None:  # "gafas de sol" -> "sun glasses": the owner goes first
                     out[owner_at:owner_at] = new
-                    last_start, owner_at = owner_at, None
+                    last_start, owner_at, type_at = owner_at, None, None
                 else:
                     last_start = len(out)
+                    type_at = last_start if is_type else None
                     out += new
         if not reading.words:
             return tokens, None

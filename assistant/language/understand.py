@@ -280,9 +280,11 @@ def _apply_hits(parsed: ParsedQuery, hits: list[tuple[str, str]], words_seen: st
 
 
 def _semantic_category(tokens: list[str], used: list[bool], parsed: ParsedQuery,
-                       vocab: Vocabulary, matcher) -> None:
+                       vocab: Vocabulary, matcher, types: dict[str, list[str]] | None = None) -> None:
     """Name the product type from the words that are not colour/gender/occasion/brand words,
-    when the vocabulary found no type, or found types in several separate words ("dress shoes")."""
+    when the vocabulary found no type, or found types in several separate words ("dress shoes").
+    Adjacent type words name one thing, the last one ("jeans jacket" is a jacket): when the
+    meaning names only the first word's type, the last word's types are taken."""
     non_type = {w for phrase, hit in parsed.matched.items() if "category=" not in hit for w in phrase.split()}
     type_spans = [phrase for phrase, hit in parsed.matched.items() if "category=" in hit]
     content = [t for t, u in zip(tokens, used) if t not in STOPWORDS and t not in non_type
@@ -296,9 +298,25 @@ def _semantic_category(tokens: list[str], used: list[bool], parsed: ParsedQuery,
     if refining:  # "jogging shoes": keep only narrower types of what was named ("Shoes")
         named = set(parsed.categories)
         hits = [(n, s) for n, s in hits if n not in named and vocab.ancestors.get(n, set()) & named]
+    head = _head_types(types or {}, tokens)
+    if head and not any(n in head or vocab.ancestors.get(n, set()) & set(head) for n, _ in hits):
+        hits = [(n, 1.0) for n in head]  # the meaning named only the modifier ("jeans" of a jacket)
     if hits:
         parsed.categories[:] = [name for name, _ in hits]
         parsed.matched[" ".join(content)] = ", ".join(f"category={n}" for n, _ in hits) + " (by meaning)"
+
+
+def _adjacent_spans(types: dict[str, list[str]], tokens: list[str]) -> list[str]:
+    """The type-naming spans in the order typed, when they stand next to each other; else []."""
+    text = f" {' '.join(tokens)} "
+    spans = sorted(types, key=lambda span: text.find(f" {span} "))
+    return spans if len(spans) >= 2 and f" {' '.join(spans)} " in text else []
+
+
+def _head_types(types: dict[str, list[str]], tokens: list[str]) -> list[str]:
+    """English names a thing by its last noun: of adjacent type words, the last one's types."""
+    spans = _adjacent_spans(types, tokens)
+    return types[spans[-1]] if spans else []
 
 
 def _nested_types(types: dict[str, list[str]], tokens: list[str], vocab: Vocabulary) -> list[str]:
@@ -307,9 +325,8 @@ def _nested_types(types: dict[str, list[str]], tokens: list[str], vocab: Vocabul
     "purse" -> Handbags/Wallets/Clutches) or carry its word ("traek" -> Track Pants, "pants"),
     those types. Words apart ("a throw with pillows") may name two things, so they are left
     alone. `types`: matched phrase -> the types it named."""
-    text = f" {' '.join(tokens)} "
-    spans = sorted(types, key=lambda span: text.find(f" {span} "))  # in the order typed
-    if len(spans) < 2 or f" {' '.join(spans)} " not in text:
+    spans = _adjacent_spans(types, tokens)
+    if not spans:
         return []
 
     def narrower(t: str, other: str) -> bool:  # a kind of, one of, or named with the other's types
@@ -366,7 +383,10 @@ def _read_foreign(query: str, tokens: list[str], parsed: ParsedQuery, vocab: Voc
     def lookup(phrase: str) -> bool:
         return phrase in in_phrase or bool(vocab.lookup(vocab.key(phrase) or phrase))
 
-    english, reading = reader.read(query, tokens, known, lookup)
+    def names_type(phrase: str) -> bool:
+        return any(facet == "category" for facet, _ in vocab.lookup(vocab.key(phrase) or phrase))
+
+    english, reading = reader.read(query, tokens, known, lookup, names_type)
     if reading is not None:
         english = vocab.words(" ".join(english))  # the reader's "t-shirt" meets the catalog's "tshirt"
         parsed.language = reading.language
@@ -402,7 +422,7 @@ def parse(query: str, vocab: Vocabulary | None = None, matcher=None, reader=None
         if narrowest:  # "oxford shoes": Formal Shoes is a kind of Shoes, so the words agree
             parsed.categories[:] = narrowest
         elif matcher is not None:
-            _semantic_category(tokens, used, parsed, vocab, matcher)
+            _semantic_category(tokens, used, parsed, vocab, matcher, types)
     # a facet value the shopper excluded must not also be a filter ("shoes not black")
     excluded_keys = {" ".join(stem(w) for w in e.split()) for e in parsed.exclude}
     for facet in FACETS:

@@ -120,3 +120,13 @@ def test_catalog_phrases_and_english_slips_are_not_read_as_foreign(fashion_vocab
         parsed = parse(query, fashion_vocab, reader=reader)
         assert parsed.language is None and parsed.to_dict() == parse(query, fashion_vocab).to_dict()
     assert parse("学生双肩包", fashion_vocab, reader=reader).categories == ["Backpacks"]
+
+
+@pytest.mark.parametrize("query, language", [
+    ("jaqueta jeans", "pt"),  # a type right after a type describes it: "jeans jacket"
+    ("giacca di jeans", "it"),  # "of" puts the owner first
+    ("veste en jean", "fr"),  # and so does "en" (made of)
+])
+def test_romance_word_order_is_turned_round_into_english(fashion, query, language):
+    parsed = fashion.parse(query)
+    assert parsed.language == language and parsed.categories == ["Jackets"], parsed

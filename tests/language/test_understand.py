@@ -243,3 +243,16 @@ def test_each_catalog_folds_with_its_own_compounds(demo):
     assert demo.index.manifest["compounds"] == [["t", "shirt"]]
     assert demo.vocab.words("flip flops") == ["flip", "flops"]
     assert demo.vocab.words("t-shirt") == ["tshirt"] == words("tshirts", demo.policy.compounds)
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("jeans jacket", ["Jackets"]),  # the meaning alone says Jeans: the last word names the thing
+    ("jean jacket for men", ["Jackets"]),
+    ("dress shoes", ["Formal Shoes"]),  # the meaning may still narrow the last word's type
+])
+def test_adjacent_type_words_name_the_last_ones_thing(fashion, query, expected):
+    assert fashion.parse(query).categories == expected, fashion.parse(query)
+
+
+def test_short_pants_keep_both_readings(fashion):
+    assert {"Shorts", "Trousers"} <= set(fashion.parse("short pants").categories)
