@@ -85,7 +85,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--spoken", action="store_true",
                    help="spoken vs typed: speak the judged English sets with synthetic voices, transcribe as "
                         "the app does, search (evaluation/spoken_eval.py, docs/voice.md)")
-    p.add_argument("--voices", help="with --spoken: comma-separated engine:voice (default espeak:en-us,flite:slt)")
+    p.add_argument("--voices", help="with --spoken: comma-separated engine:voice, engine espeak | flite | festival "
+                        "(e.g. festival:kal_diphone, festival:cmu_us_slt_arctic_hts; default espeak:en-us,flite:slt)")
     p.add_argument("--part", choices=("dev", "unseen", "both", "all"), default="dev",
                    help="with --spoken: which part of the spoken split (default dev)")
     p.add_argument("--foreign", action="store_true", help="with --spoken: also es/fr/de espeak voices on the multilingual set")
