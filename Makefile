@@ -45,6 +45,9 @@ system-deps: runtime-deps
 	@command -v flite >/dev/null 2>&1 || { \
 	  echo "installing Debian flite: more human voices for the voice tests and bench/voice.py"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq flite >/dev/null; }
+	@{ command -v text2wave >/dev/null 2>&1 && dpkg -s festvox-kallpc16k festvox-us-slt-hts >/dev/null 2>&1; } || { \
+	  echo "installing Debian festival + voices (kal_diphone, cmu_us_slt_arctic_hts): a third engine for assistant eval --spoken"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq festival festvox-kallpc16k festvox-us-slt-hts >/dev/null; }
 
 run: setup runtime-deps
 	$(PY) -m assistant serve --port $(PORT)

@@ -1,7 +1,7 @@
 """Spoken queries against typed ones (issue 19): `assistant eval --spoken`.
 
 Each judged query (English sets without typos; the multilingual set for es/fr/de) is spoken by
-synthetic voices (espeak-ng, flite), sent through `Assistant.transcribe` exactly as the chat does
+synthetic voices (espeak-ng, flite, festival), sent through `Assistant.transcribe` exactly as the chat does
 (spoken language detected, the catalog's prompt), and the transcript is searched in smart mode.
 Per voice: typed nDCG@10, spoken nDCG@10, their ratio, WER against the typed query, how many
 queries have the same top-5 (as a set) spoken and typed, and the clip -> results time.
@@ -14,8 +14,10 @@ synthesised on the fly into a cache folder (default `var/spoken-clips/`, git-ign
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -36,7 +38,8 @@ ENGLISH_SETS = ("fashion-unseen", "fashion-synonyms", "fashion-paraphrases")
 FOREIGN_SET = "fashion-multilingual"
 FOREIGN_LANGUAGES = ("es", "fr", "de")
 VOICES = ("espeak:en-us", "flite:slt")  # the issue's espeak voice and a more human flite one
-MORE_VOICES = ("flite:awb", "espeak:en")
+MORE_VOICES = ("flite:awb", "espeak:en", "festival:kal_diphone", "festival:cmu_us_slt_arctic_hts")
+ENGINES = {"espeak": "espeak-ng", "flite": "flite", "festival": "text2wave"}  # engine -> program
 RATE = 150  # espeak words per minute (the issue's measurement)
 PARTS = ("dev", "unseen", "all")
 DEV_BUCKETS = 3  # of 10
@@ -98,12 +101,28 @@ def pick(queries: list[SpokenQuery], part: str, limit: int | None) -> list[Spoke
 
 
 # ---------------------------------------------------------------- speaking
+@functools.lru_cache(maxsize=1)
+def festival_voices() -> tuple[str, ...]:
+    """The voices festival has installed (Debian: festvox-kallpc16k -> kal_diphone,
+    festvox-us-slt-hts -> cmu_us_slt_arctic_hts), from festival's own `(voice.list)`."""
+    if not shutil.which("festival"):
+        return ()
+    out = subprocess.run(["festival", "-b", "(print (voice.list))"], capture_output=True, text=True,
+                         timeout=60).stdout
+    return tuple(re.findall(r"[A-Za-z0-9_]+", out))
+
+
 def available(voice: str) -> bool:
-    return bool(shutil.which("flite" if voice.startswith("flite:") else "espeak-ng"))
+    engine, _, name = voice.partition(":")
+    if engine == "festival":
+        return bool(shutil.which("text2wave")) and name in festival_voices()
+    return bool(shutil.which(ENGINES.get(engine, "espeak-ng")))
 
 
 def speak(text: str, voice: str, cache: Path, rate: int = RATE) -> Path:
-    """A wav of `text` in `voice` ("espeak:<voice>[/gN]" or "flite:<voice>"), cached by hash."""
+    """A wav of `text` in `voice` ("espeak:<voice>[/gN]", "flite:<voice>" or "festival:<voice>",
+    e.g. festival:kal_diphone, a 16 kHz wav, or festival:cmu_us_slt_arctic_hts, 32 kHz; the
+    transcriber resamples any rate to 16 kHz), cached by hash."""
     engine, _, name = voice.partition(":")
     name, _, gap = name.partition("/g")
     key = hashlib.sha1(f"{engine}|{name}|{gap}|{rate}|{text}".encode()).hexdigest()[:20]
@@ -112,15 +131,31 @@ def speak(text: str, voice: str, cache: Path, rate: int = RATE) -> Path:
         return path
     cache.mkdir(parents=True, exist_ok=True)
     tmp = cache / f".{key}.{os.getpid()}.wav"
+    said = None
     if engine == "flite":
         cmd = ["flite", "-voice", name, "-t", text, "-o", str(tmp)]
     elif engine == "espeak":
         cmd = ["espeak-ng", "-v", name, "-s", str(rate), "-g", gap or "0", "-w", str(tmp), text]
+    elif engine == "festival":
+        if not re.fullmatch(r"[A-Za-z0-9_]+", name) or name not in festival_voices():
+            raise ShopperError(f"Unknown festival voice '{name}'. Installed: "
+                               f"{', '.join(festival_voices()) or 'none (make system-deps)'}.")
+        cmd, said = ["text2wave", "-eval", f"(voice_{name})", "-o", str(tmp)], text.encode()  # text on stdin
     else:
-        raise ShopperError(f"Unknown voice '{voice}': use espeak:<voice> or flite:<voice>.")
-    subprocess.run(cmd, check=True, capture_output=True)
+        raise ShopperError(f"Unknown voice '{voice}': use espeak:<voice>, flite:<voice> or festival:<voice>.")
+    proc = subprocess.run(cmd, input=said, check=True, capture_output=True, timeout=120)
+    if not tmp.is_file() or tmp.stat().st_size <= 44:  # text2wave exits 0 on a Scheme error, writing nothing
+        tmp.unlink(missing_ok=True)
+        raise ShopperError(f"{voice} wrote no audio for {text!r}: {proc.stderr.decode(errors='replace').strip()}")
     os.replace(tmp, path)
     return path
+
+
+def clip_seconds(path: Path) -> float:
+    """Length of a synthesised wav (espeak writes 22.05 kHz, flite and festival kal 16 kHz, festival's
+    HTS slt 32 kHz)."""
+    with wave.open(str(path), "rb") as w:
+        return w.getnframes() / w.getframerate()
 
 
 def pad_to(src: Path, dst: Path, seconds: float) -> Path:
@@ -226,7 +261,8 @@ def run_spoken(assistant, queries: list[SpokenQuery], voices: list[str], catalog
     results = []
     for voice in voices:
         if not available(voice):
-            say(f"{voice}: not installed, skipped")
+            say(f"{voice}: not installed, skipped" + (f" (festival voices here: {', '.join(festival_voices()) or 'none'})"
+                                                      if voice.startswith("festival:") else ""))
             continue
         result = VoiceResult(voice, part)
         for i, q in enumerate(queries):
@@ -244,7 +280,7 @@ def run_spoken(assistant, queries: list[SpokenQuery], voices: list[str], catalog
                    "typed_ndcg": ndcg_at_k(typed, q.labels, 10), "spoken_ndcg": ndcg_at_k(spoken_top, q.labels, 10),
                    "same_top5": set(typed[:5]) == set(spoken_top[:5]),
                    "clip_to_results_s": round(elapsed, 3),
-                   "clip_s": round(os.path.getsize(clip) / 32000, 2)}
+                   "clip_s": round(clip_seconds(clip), 2)}
             if heard is not None:
                 row["language_heard"], row["task"] = heard.language, heard.task
                 for k in ("confidence", "decision", "alternatives", "avg_logprob", "no_speech_prob",
@@ -274,12 +310,13 @@ def five_second_latency(assistant, catalog: str, cache: Path, runs: int = 3) -> 
 
 
 def table(summaries: list[dict]) -> str:
-    head = (f"{'voice':<16} {'part':<7} {'n':>4} {'typed':>7} {'spoken':>7} {'ratio':>6} {'WER':>6} "
+    w = max([16] + [len(s["voice"]) for s in summaries])  # festival:cmu_us_slt_arctic_hts is 30
+    head = (f"{'voice':<{w}} {'part':<7} {'n':>4} {'typed':>7} {'spoken':>7} {'ratio':>6} {'WER':>6} "
             f"{'top5=':>6} {'s med':>6} {'s p95':>6}  decisions")
     lines = [head, "-" * len(head)]
     for s in summaries:
         wer = f"{s['wer']:>6.3f}" if s["wer"] is not None else f"{'-':>6}"
-        lines.append(f"{s['voice']:<16} {s['part']:<7} {s['queries']:>4} {s['typed_ndcg@10']:>7.4f} "
+        lines.append(f"{s['voice']:<{w}} {s['part']:<7} {s['queries']:>4} {s['typed_ndcg@10']:>7.4f} "
                      f"{s['spoken_ndcg@10']:>7.4f} {s['ratio'] or 0:>6.3f} {wer} "
                      f"{s['same_top5']:>3}/{s['queries']:<2} {s['clip_to_results_s_median']:>6.2f} "
                      f"{s['clip_to_results_s_p95']:>6.2f}  {s['decisions']}")
@@ -299,6 +336,10 @@ def cmd_eval_spoken(args, settings) -> int:
     engine = assistant.engine(catalog)
     cache = Path(args.clips) if getattr(args, "clips", None) else settings.var_dir / "spoken-clips"
     voices = [v.strip() for v in (args.voices or ",".join(VOICES)).split(",") if v.strip() not in ("", "none")]
+    for voice in voices:
+        if voice.partition(":")[0] not in ENGINES or not voice.partition(":")[2]:
+            raise ShopperError(f"Unknown voice '{voice}': use engine:voice with engine one of "
+                               f"{', '.join(ENGINES)} (e.g. espeak:en-us, flite:slt, festival:kal_diphone).")
     parts = ["dev", "unseen"] if args.part == "both" else [args.part]
     limit = args.limit
     report: dict = {"catalog": catalog, "voices": voices, "espeak_rate_wpm": RATE,

@@ -121,15 +121,13 @@ def read(transcript, engine, nbest_weight: float | None = None, search_at: float
     return transcript
 
 
-def reply(transcript) -> str:
-    """What the assistant says instead of searching (decision confirm or repeat)."""
+def reply(transcript, box: bool = True) -> str:
+    """What the assistant says instead of searching (decision confirm or repeat). `box`: the words
+    were left in the chat's message box (the chat says so); the CLI (`search --audio`) passes False."""
     options = [f"“{a}”" for a in transcript.alternatives]
-    if transcript.decision == "confirm" and len(options) >= 2:
-        return (f"I'm not sure I heard that right. Did you mean {options[0]} or {options[1]}? "
-                "The words are in the message box: edit them if needed and press Search.")
     if transcript.decision == "confirm":
-        return (f"I'm not sure I heard that right: did you mean {options[0]}? The words are in the "
-                "message box: edit them if needed and press Search.")
-    return ("Sorry, I didn't catch that clearly enough to search. Please say it again, or type it; "
-            "what I heard is in the message box.")
-
+        ask = (f"I'm not sure I heard that right. Did you mean {options[0]} or {options[1]}?" if len(options) >= 2
+               else f"I'm not sure I heard that right: did you mean {options[0]}?")
+        return ask + (" The words are in the message box: edit them if needed and press Search." if box else "")
+    return ("Sorry, I didn't catch that clearly enough to search. Please say it again, or type it"
+            + ("; what I heard is in the message box." if box else "."))

@@ -102,6 +102,26 @@ def test_a_more_human_voice_meets_the_15_percent_target(assistant, demo, voice_s
     assert word_error_rate(QUERIES, heard) <= 0.15, list(zip(QUERIES, heard))
 
 
+def test_a_festival_voice_is_synthesised_and_heard_right(assistant, demo, tmp_path):
+    """`assistant eval --spoken --voices festival:…` (the third engine): Debian festival's text2wave
+    speaks a query, at 16 kHz (kal_diphone) and 32 kHz (HTS slt), and `Assistant.transcribe` (as the
+    app and the eval call it) hears the right words. Never skipped: without festival it fails."""
+    from evaluation.spoken_eval import clip_seconds, festival_voices, speak as synthesise
+    from assistant.errors import ShopperError
+
+    assert shutil.which("text2wave"), "festival is missing: run `make system-deps`"
+    for voice, rate in (("kal_diphone", 16000), ("cmu_us_slt_arctic_hts", 32000)):
+        assert voice in festival_voices(), f"festival voice {voice} is missing: run `make system-deps`"
+        clip = synthesise("coffee table", f"festival:{voice}", tmp_path)
+        with wave.open(str(clip)) as w:
+            assert w.getframerate() == rate and w.getnchannels() == 1
+        assert abs(speech.load_audio(clip).size / SAMPLE_RATE - clip_seconds(clip)) < 0.05  # resampled, same length
+        heard = assistant.transcribe(clip, catalog="demo")
+        assert normalize_words(heard.text) == "coffee table" and heard.decision == "search", (voice, heard)
+    with pytest.raises(ShopperError, match="Unknown festival voice 'nope'. Installed: .*kal_diphone"):
+        synthesise("coffee table", "festival:nope", tmp_path)
+
+
 def test_english_tiny_model_and_speed(clips, voice_settings):
     heard = [speech.transcribe(c, voice_settings, model="tiny.en") for c in list(clips.values())[:4]]
     assert word_error_rate(QUERIES[:4], [h.text for h in heard]) <= 0.35

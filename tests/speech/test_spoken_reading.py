@@ -69,3 +69,39 @@ def test_the_chat_puts_a_doubtful_transcript_in_the_box_instead_of_searching(ass
     assert view.chat[-1]["role"] == "assistant" and "message box" in view.chat[-1]["content"]
     assert "class='card'" not in (view.cards or "")  # nothing was searched
     assert shell.sessions.get("doubt").conversation.last is None
+
+
+@needs_espeak
+def test_the_cli_honours_the_same_decision_as_the_chat(index_dir, demo, tmp_path):
+    """`assistant search --audio` (a real process) searches a clear clip, asks "Did you mean …?" and
+    searches the top reading of a doubtful one, and searches nothing when it must ask to repeat."""
+    import json
+
+    from tests.shells.test_cli import run_cli
+
+    def search(clip: Path, *more: str):
+        return run_cli("search", "--audio", str(clip), "--catalog", "demo", "--k", "3", *more, index_dir=index_dir)
+
+    sure = search(speak("coffee table", tmp_path / "table.wav"), "--json")  # confidence ~0.67
+    assert sure.returncode == 0, sure.stderr
+    data = json.loads(sure.stdout)
+    assert data["transcript"]["decision"] == "search" and "did you mean" not in sure.stderr.lower()
+    assert len(data["results"]) == 3 and all("coffee table" in r["title"].lower() for r in data["results"])
+
+    # espeak's British "grey rug": heard "Grey rug", "Ray rug" one place down (confidence ~0.28)
+    unsure = search(speak("grey rug", tmp_path / "rug.wav", "en"))
+    assert unsure.returncode == 0, unsure.stderr
+    lines = unsure.stdout.splitlines()
+    assert lines[0].startswith("heard (English") and "did you mean “" in lines[1].lower(), unsure.stdout
+    assert "message box" not in unsure.stdout  # the chat's words are not the CLI's
+    first = lines[1].split("“")[1].split("”")[0]
+    assert f"Searching “{first}”" in lines[1] and "grey rug" in first.lower()
+    assert "matches in" in lines[2] and " 1. " in unsure.stdout and "rug" in lines[3].lower()
+
+    # everyday speech that names nothing in the catalog: one error line, exit 2, nothing searched
+    for more in ((), ("--json",)):
+        again = search(speak("I don't even know what to do", tmp_path / "none.wav"), *more)
+        errors = [l for l in again.stderr.splitlines() if l.strip()]
+        assert again.returncode == 2 and errors[-1].startswith("error: Sorry, I didn't catch that"), again.stderr
+        assert "know what to do" in errors[-1] and "Traceback" not in again.stderr
+        assert "matches in" not in again.stdout and '"results"' not in again.stdout

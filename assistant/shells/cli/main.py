@@ -85,7 +85,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--spoken", action="store_true",
                    help="spoken vs typed: speak the judged English sets with synthetic voices, transcribe as "
                         "the app does, search (evaluation/spoken_eval.py, docs/voice.md)")
-    p.add_argument("--voices", help="with --spoken: comma-separated engine:voice (default espeak:en-us,flite:slt)")
+    p.add_argument("--voices", help="with --spoken: comma-separated engine:voice, engine espeak | flite | festival "
+                        "(e.g. festival:kal_diphone, festival:cmu_us_slt_arctic_hts; default espeak:en-us,flite:slt)")
     p.add_argument("--part", choices=("dev", "unseen", "both", "all"), default="dev",
                    help="with --spoken: which part of the spoken split (default dev)")
     p.add_argument("--foreign", action="store_true", help="with --spoken: also es/fr/de espeak voices on the multilingual set")
@@ -172,9 +173,10 @@ def _cmd_search(args, settings) -> int:
     heard = None
     if args.audio:  # voice search (docs/voice.md): the transcript becomes (the start of) the query
         heard = assistant.transcribe(args.audio, language=args.language, catalog=catalog)
-        args.query = f"{heard.text} {args.query}" if args.query else heard.text
         if not args.json:
             print(f"heard ({heard.language_name}, {heard.task}): {heard.text}")
+        _unsure(heard, args.json)  # the chat's decision: "say it again" stops here, "Did you mean" is said
+        args.query = f"{heard.text} {args.query}" if args.query else heard.text
     if args.query is None:
         raise ShopperError("Please type what you are looking for, or give a photo with --image PATH.")
     assistant.validate_text(args.query)  # fail fast, before loading models
@@ -199,6 +201,19 @@ def _cmd_search(args, settings) -> int:
         price = f"${r.product.price:,.2f}" if r.product.price is not None else "price n/a"
         print(f"{r.rank:>2}. {r.product.title}  ({r.product.leaf_category}, {price})\n    {r.why}")
     return 0
+
+
+def _unsure(heard, as_json: bool) -> None:
+    """Honour the decision `Assistant.transcribe` made (assistant/speech/reading.py, as the chat
+    does): `repeat` is one `error:` line and exit 2, nothing searched; `confirm` says "Did you mean
+    X or Y?" (stderr with --json) and the top reading, `heard.text`, is searched."""
+    from assistant.speech.reading import reply
+
+    if heard.decision == "repeat":
+        raise ShopperError(reply(heard, box=False) + (f" (heard: “{heard.text}”)" if heard.text.strip() else ""))
+    if heard.decision == "confirm":
+        print(f"{reply(heard, box=False)} Searching “{heard.text}”; to search other words, type them.",
+              file=sys.stderr if as_json else sys.stdout)
 
 
 def _cmd_transcribe(args, settings) -> int:
