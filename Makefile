@@ -25,7 +25,7 @@ $(VENV)/.installed: requirements.lock pyproject.toml Makefile
 APERTIUM_PKGS := apertium apertium-eng-spa apertium-fr-es apertium-es-pt apertium-spa-ita \
   apertium-fra-cat apertium-eng-cat apertium-por-cat apertium-cat-ita apertium-pt-gl apertium-en-gl \
   apertium-eo-fr apertium-eo-en
-FREEDICT_PKGS := dict-freedict-deu-eng dict-freedict-fra-eng dict-freedict-spa-eng dict-freedict-ita-eng dict-freedict-por-eng \
+FREEDICT_PKGS := wordnet-base dict-freedict-deu-eng dict-freedict-fra-eng dict-freedict-spa-eng dict-freedict-ita-eng dict-freedict-por-eng \
   dict-freedict-por-spa dict-freedict-por-deu dict-freedict-por-fra dict-freedict-fra-spa dict-freedict-fra-deu \
   dict-freedict-ita-spa dict-freedict-ita-deu dict-freedict-spa-deu
 # Debian data the app itself reads: bilingual dictionaries for queries typed in other languages

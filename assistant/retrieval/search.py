@@ -33,6 +33,7 @@ class SearchEngine:
     """Search over one loaded catalog index. Cheap to query, built once per catalog."""
 
     reader = None  # reads foreign-language queries (assistant.language.translate.Reader); set by Assistant
+    wordnet = None  # English nouns the catalog does not use (assistant.language.wordnet.WordNet); set by Assistant
 
     def __init__(self, index: CatalogIndex, encoder: TextEncoder, candidate_k: int = 200,
                  rrf_k: int = 60) -> None:
@@ -66,7 +67,7 @@ class SearchEngine:
 
     def parse(self, text: str) -> ParsedQuery:
         """Understand a message with this catalog's vocabulary and product types."""
-        return parse(text, self.vocab, self.matcher, reader=self.reader)
+        return parse(text, self.vocab, self.matcher, reader=self.reader, wordnet=self.wordnet)
 
     # ------------------------------------------------------------------ retrieval
     def keyword_ranking(self, text: str, mask: np.ndarray | None, limit: int) -> tuple[list[int], np.ndarray]:
