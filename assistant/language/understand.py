@@ -383,10 +383,7 @@ def _read_foreign(query: str, tokens: list[str], parsed: ParsedQuery, vocab: Voc
     def lookup(phrase: str) -> bool:
         return phrase in in_phrase or bool(vocab.lookup(vocab.key(phrase) or phrase))
 
-    def names_type(phrase: str) -> bool:
-        return any(facet == "category" for facet, _ in vocab.lookup(vocab.key(phrase) or phrase))
-
-    english, reading = reader.read(query, tokens, known, lookup, names_type)
+    english, reading = reader.read(query, tokens, known, lookup, vocab.names_type)
     if reading is not None:
         english = vocab.words(" ".join(english))  # the reader's "t-shirt" meets the catalog's "tshirt"
         parsed.language = reading.language
@@ -400,8 +397,7 @@ def _kind_of(tokens: list[str], used: list[bool], parsed: ParsedQuery, vocab: Vo
     kind of ("slacks" -> trousers) or the compound it starts ("bermuda" -> bermuda shorts); the
     meaning of that phrase may narrow a broad type ("tennis shoe": Shoes -> Sports Shoes)."""
     def names_type(phrase: str) -> bool:
-        key = vocab.key(phrase) or phrase
-        return key not in vocab.parts and any(f == "category" for f, _ in vocab.lookup(key))
+        return vocab.names_type(phrase, parts=False)
 
     for i, token in enumerate(tokens):
         if used[i] or token in STOPWORDS or token.isdigit():

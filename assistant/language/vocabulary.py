@@ -137,6 +137,12 @@ class Vocabulary:
             found = [("category", v) for v in sorted(self.parts[key])]
         return found
 
+    def names_type(self, phrase: str, parts: bool = True) -> bool:
+        """The phrase names a product type ("jacket", "tennis shoe"'s "shoe"); with `parts=False`
+        a word that is only part of a type's name ("perfume" of "Perfume and Body Mist") does not."""
+        key = self.key(phrase) or phrase
+        return (parts or key not in self.parts) and any(f == "category" for f, _ in self.lookup(key))
+
     @cached_property
     def two_word_neighbours(self) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
         """For two-word keys: first word -> the second words it takes, and second word -> the
