@@ -163,7 +163,13 @@ def test_phone_shows_the_first_card_after_a_query_and_big_controls(browser, ui_a
     try:
         send(page, QUERY)
         wait_for_cards(page, 1)
-        page.wait_for_timeout(800)  # the page scrolls to the results once they are drawn
+        # the page scrolls to the results once they are drawn, and keeps them in view while it settles
+        for _ in range(25):
+            box = page.locator(CARDS).first.bounding_box()
+            if box and box["y"] >= 0 and box["y"] + box["height"] <= PHONE["height"]:
+                break
+            page.wait_for_timeout(200)
+        page.wait_for_timeout(1000)  # and they are still there a moment later
         box = page.locator(CARDS).first.bounding_box()
         assert box and box["y"] >= 0 and box["y"] + box["height"] <= PHONE["height"], \
             f"the first card is at {box} in a {PHONE} viewport"

@@ -26,7 +26,12 @@ CARDS_JS = OPEN_JS + """
 element.setAttribute('aria-live', 'polite');
 element.setAttribute('role', 'region');
 element.setAttribute('aria-label', 'Results');
-watch('value', () => {
+// new results on a phone: bring the reply and the first card into view, and keep them there while
+// the page around them settles (photos loading, the chat and "For you" drawing, a slow phone laying
+// out late) until the shopper touches or scrolls the page themselves
+let settling = null;
+const stopSettling = () => { clearInterval(settling); settling = null; };
+const showResults = () => {
   const first = element.querySelector('.card');
   if (!first || window.innerWidth > 768) return;
   const box = first.getBoundingClientRect();
@@ -34,6 +39,13 @@ watch('value', () => {
     const top = element.querySelector('.said, .your-photo, .results-summary') || first;
     top.scrollIntoView({block: 'start', behavior: 'instant'});
   }
+};
+for (const ev of ['pointerdown', 'touchstart', 'wheel', 'keydown']) window.addEventListener(ev, stopSettling, {passive: true});
+watch('value', () => {
+  stopSettling();
+  const until = Date.now() + 3000;
+  requestAnimationFrame(showResults);
+  settling = setInterval(() => (Date.now() > until ? stopSettling() : showResults()), 150);
 });
 """
 
