@@ -6,13 +6,15 @@ noun is a kind of ("slacks" -> trousers) and which compound nouns start with it 
 "tennis shoe"), so the catalog's own type words can be reached without a word list. It is asked
 only for a word the catalog's vocabulary does not know, in a query that named no type.
 
-The noun files (`index.noun`, `data.noun`, `noun.exc`) are read once, on first use; when they are
-missing one log line says so and queries are read as before.
+The noun files (`index.noun`, `data.noun`, `noun.exc`) are parsed once, when the first query asks
+(about a second; most queries never do); when they are missing or unreadable one log line says so
+and queries are read as before.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections import defaultdict
 from functools import lru_cache
 from pathlib import Path
@@ -28,11 +30,32 @@ class WordNet:
     """Noun senses, their synonyms and hypernyms, and the compounds each word starts."""
 
     def __init__(self, folder: Path | str) -> None:
-        folder = Path(folder)
+        self.folder = Path(folder)
         self.senses: dict[str, list[str]] = {}
         self.synsets: dict[str, tuple[list[str], list[str]]] = {}  # offset -> (lemmas, hypernyms)
         self.compounds: dict[str, list[str]] = defaultdict(list)  # "tennis" -> ["tennis shoe", ...]
         self.exceptions: dict[str, str] = {}
+        self._loaded = False
+        self._lock = threading.Lock()
+
+    def _load(self) -> None:
+        """Parse the noun files on first use (one thread parses; the others wait for it)."""
+        if self._loaded:
+            return
+        with self._lock:
+            if self._loaded:
+                return
+            try:
+                self._parse()
+            except (OSError, ValueError, IndexError) as exc:
+                self.senses, self.synsets, self.exceptions = {}, {}, {}
+                self.compounds.clear()
+                log.warning("WordNet in %s could not be read (%s); words the catalog does not use are read "
+                            "as typed", self.folder, exc)
+            self._loaded = True
+
+    def _parse(self) -> None:
+        folder = self.folder
         with (folder / "index.noun").open(encoding="latin-1") as fh:
             for line in fh:
                 if line.startswith(" "):
@@ -68,6 +91,7 @@ class WordNet:
 
     def lemma(self, word: str) -> str | None:
         """The dictionary form of a noun ("slacks" stays, "brogues" -> "brogue")."""
+        self._load()
         if word in self.senses:
             return word
         if word in self.exceptions:
@@ -111,12 +135,16 @@ class WordNet:
             frontier = following
         return None
 
+NOUN_FILES = ("index.noun", "data.noun")
+
+
 @lru_cache(maxsize=4)
 def wordnet_for(folder: str) -> WordNet | None:
-    """One WordNet per folder, loaded on first use; None (logged once) when it is not installed."""
-    try:
-        return WordNet(folder)
-    except (OSError, ValueError, IndexError) as exc:
-        log.warning("WordNet unavailable in %s (%s); words the catalog does not use are read as typed",
-                    folder, exc)
+    """One WordNet per folder, parsed on first use; None (logged once) when its noun files are not
+    installed."""
+    missing = [name for name in NOUN_FILES if not (Path(folder) / name).is_file()]
+    if missing:
+        log.warning("WordNet unavailable in %s (no %s); words the catalog does not use are read as typed",
+                    folder, ", ".join(missing))
         return None
+    return WordNet(folder)

@@ -14,6 +14,7 @@ screenshots go to `test-artifacts/{voice,photo,forget}.png`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -126,23 +127,22 @@ def browser():
 @pytest.fixture
 def page(browser, app_url):
     """A fresh page, hence a fresh Gradio session (the conversation lives in per-page state)."""
-    yield from _open(browser, app_url)
+    with open_page(browser, app_url) as pg:
+        yield pg
 
 
-def new_page(browser, url: str, viewport: dict | None = None, **options):
-    """(context, page) on the app at `url`, once its message box and Search button are shown."""
+@contextlib.contextmanager
+def open_page(browser, url: str, viewport: dict | None = None, **options):
+    """A page on the app at `url` in a browser context of its own (a fresh Gradio session), once its
+    message box and Search button are shown; the context closes on leaving, as a shopper closing
+    the tab."""
     context = browser.new_context(viewport=viewport or {"width": 1400, "height": 1000}, **options)
-    context.set_default_timeout(TIMEOUT_MS)
-    pg = context.new_page()
-    pg.goto(url, wait_until="domcontentloaded")
-    pg.locator("#message textarea").wait_for(state="visible")
-    pg.locator("#send").wait_for(state="visible")
-    return context, pg
-
-
-def _open(browser, url: str):
-    context, pg = new_page(browser, url)
     try:
+        context.set_default_timeout(TIMEOUT_MS)
+        pg = context.new_page()
+        pg.goto(url, wait_until="domcontentloaded")
+        pg.locator("#message textarea").wait_for(state="visible")
+        pg.locator("#send").wait_for(state="visible")
         yield pg
     finally:
         context.close()
@@ -349,7 +349,8 @@ def photo_app(tmp_path_factory, app_url):
 
 @pytest.fixture
 def photo_page(browser, photo_app):
-    yield from _open(browser, photo_app[0])
+    with open_page(browser, photo_app[0]) as pg:
+        yield pg
 
 
 def test_voice_upload_shows_transcript_and_updates_cards(page, tmp_path):
@@ -479,16 +480,11 @@ def test_closed_pages_leave_no_session_state(browser, app_url):
     """Each page that searched holds one session on the server; closing the pages (Gradio's unload)
     brings the server's per-session state back to zero."""
     assert _wait_sessions(app_url, 0) == 0, "pages of earlier tests left sessions behind"
-    pages, started = [], time.monotonic()
-    try:
+    started = time.monotonic()
+    with contextlib.ExitStack() as pages:  # leaving it closes every page, as a shopper closing the tabs
         for _ in range(PAGES):
-            opened = _open(browser, app_url)
-            send(next(opened), QUERY)
-            pages.append(opened)
+            send(pages.enter_context(open_page(browser, app_url)), QUERY)
         assert _live_sessions(app_url) == PAGES
-    finally:
-        for opened in pages:
-            opened.close()  # closes the browser context, as a shopper closing the tab
     closed = time.monotonic()
     assert _wait_sessions(app_url, 0) == 0, "sessions left after their pages closed"
     print(f"{PAGES} pages searched in {closed - started:.1f} s; state gone {time.monotonic() - closed:.1f} s after closing")

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.e2e.test_browser import (ARTIFACTS, CARDS, TIMEOUT_MS, _open, _require_browser, _serve,
+from tests.e2e.test_browser import (ARTIFACTS, CARDS, TIMEOUT_MS, open_page, _require_browser, _serve,
                                     browser, card_ids, send, wait_for_cards)  # noqa: F401 (browser: fixture)
 
 
@@ -25,7 +25,7 @@ def card_prices(page) -> list[float]:
 def test_cheaper_shows_only_cheaper_products_of_the_same_kind(browser, demo_url):
     """"cheaper" used to keep the median product and say "Narrowed it down"; a catalog-wide cap
     then turned "cheaper" grey sofas into anything under $295."""
-    for page in _open(browser, demo_url):
+    with open_page(browser, demo_url) as page:
         send(page, "sofa")
         wait_for_cards(page, 5)
         shown = card_prices(page)
@@ -47,7 +47,7 @@ def test_cheaper_shows_only_cheaper_products_of_the_same_kind(browser, demo_url)
 
 
 def test_replies_say_widened_when_results_grow(browser, demo_url):
-    for page in _open(browser, demo_url):
+    with open_page(browser, demo_url) as page:
         first = send(page, "grey sofa under 700")
         total = int(re.search(r"(\d+) match", first).group(1))
         answer = send(page, "in blue")  # replaces grey: a different number of sofas

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.e2e.test_browser import (ARTIFACTS, BOT, CARDS, FASHION, ROOT, SLOW_MS, TIMEOUT_MS, _open,
+from tests.e2e.test_browser import (ARTIFACTS, BOT, CARDS, FASHION, ROOT, SLOW_MS, TIMEOUT_MS, open_page,
                                     _photo_slice, _require_browser, _screenshot, _serve, _wait_bot_count,
                                     browser, send, wait_for_cards)  # noqa: F401 (browser: fixture)
 
@@ -64,7 +64,7 @@ def _upload_photo(page, path, message: str = "") -> str:
 
 def test_home_goods_store_says_it_does_not_carry_sneakers(browser, home_goods_app):
     url, _ = home_goods_app
-    for page in _open(browser, url):
+    with open_page(browser, url) as page:
         send(page, "grey sofa")
         wait_for_cards(page, 1)
         answer = send(page, "white sneakers")
@@ -79,7 +79,7 @@ def test_fashion_store_says_it_does_not_carry_sofas_or_a_plain_red_square(browse
     from PIL import Image
 
     url, _ = photo_slice_app
-    for page in _open(browser, url):
+    with open_page(browser, url) as page:
         answer = send(page, "grey sofa")
         assert answer.startswith("We don't carry sofas here."), answer
         assert page.locator(CARDS).count() == 0
@@ -95,7 +95,7 @@ def test_fashion_store_says_it_does_not_carry_sofas_or_a_plain_red_square(browse
 
 def test_photo_with_words_credits_the_photo_only_with_what_it_shows(browser, photo_slice_app):
     url, watch = photo_slice_app
-    for page in _open(browser, url):
+    with open_page(browser, url) as page:
         answer = _upload_photo(page, watch, "like this but in black")
         assert "went wrong" not in answer and "still being prepared" not in answer, answer
         wait_for_cards(page, 3)
@@ -110,7 +110,7 @@ def test_photo_with_words_credits_the_photo_only_with_what_it_shows(browser, pho
 # --- item 9: "For you" meets the active filters ---------------------------------------------------
 
 def test_for_you_cards_meet_the_active_price_filter(browser, demo_url):
-    for page in _open(browser, demo_url):
+    with open_page(browser, demo_url) as page:
         send(page, "sofa")
         wait_for_cards(page, 3)
         send(page, "under 800")
@@ -139,7 +139,7 @@ def test_every_catalog_is_loaded_in_the_background_after_start(browser, home_goo
         time.sleep(2)
     text = log.read_text(errors="replace")
     assert WARM_LOG in text, text[-3000:]
-    for page in _open(browser, url):
+    with open_page(browser, url) as page:
         picker = page.locator("#catalog-picker input")
         picker.click()
         page.get_by_role("option", name="demo").click()

@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from tests.e2e.test_browser import (new_page, upload_photo, ARTIFACTS, ROOT, BOT, CARDS, FASHION, PREPARING, SLOW_MS, TIMEOUT_MS, _open,  # noqa: F401
+from tests.e2e.test_browser import (open_page, upload_photo, ARTIFACTS, ROOT, BOT, CARDS, FASHION, PREPARING, SLOW_MS, TIMEOUT_MS,  # noqa: F401
                                     _photo_slice, _require_browser, _serve, _wait_bot_count, bot_messages,
                                     browser, card_ids, chips, send, wait_for_cards)
 
@@ -63,7 +63,8 @@ def kiosk_app(tmp_path_factory, index_dir):
 
 
 def _page(browser, url: str, viewport: dict | None = None, **options):
-    return new_page(browser, url, viewport or {"width": 1366, "height": 900}, **options)
+    """A page at the desktop size the issue names (1366x900) unless told otherwise."""
+    return open_page(browser, url, viewport or {"width": 1366, "height": 900}, **options)
 
 
 def shot(page, name: str, full_page: bool = True) -> None:
@@ -110,8 +111,7 @@ def contrast(fg: str, bg: str) -> float:
 
 def test_opening_the_catalog_picker_and_leaving_keeps_the_chat(browser, ui_app):
     url, first, _ = ui_app
-    context, page = _page(browser, url)
-    try:
+    with _page(browser, url) as page:
         if not page.locator("#catalog-picker").is_visible():
             pytest.skip("one catalog only: no picker")
         send(page, QUERY)
@@ -129,16 +129,13 @@ def test_opening_the_catalog_picker_and_leaving_keeps_the_chat(browser, ui_app):
         assert card_ids(page) == before_cards and chips(page) == before_chips
         assert picker_value(page) == first
         shot(page, "ui-picker-kept.png")
-    finally:
-        context.close()
 
 
 # --- item 3: End session after a catalog switch ----------------------------------------------------
 
 def test_end_session_puts_the_picker_back_on_the_catalog_it_searches(browser, ui_app):
     url, first, _ = ui_app
-    context, page = _page(browser, url)
-    try:
+    with _page(browser, url) as page:
         if not page.locator("#catalog-picker").is_visible():
             pytest.skip("one catalog only: no picker")
         choose_catalog(page, "demo")
@@ -152,15 +149,12 @@ def test_end_session_puts_the_picker_back_on_the_catalog_it_searches(browser, ui
         titles = " ".join(page.locator(f"{CARDS} .title").all_inner_texts()).lower()
         assert "watch" in titles and "sofa" not in titles, titles[:300]
         shot(page, "ui-end-session-picker.png")
-    finally:
-        context.close()
 
 
 # --- item 5: phone ----------------------------------------------------------------------------------
 
 def test_phone_shows_the_first_card_after_a_query_and_big_controls(browser, ui_app):
-    context, page = _page(browser, ui_app[0], PHONE, is_mobile=True, has_touch=True, device_scale_factor=1)
-    try:
+    with _page(browser, ui_app[0], PHONE, is_mobile=True, has_touch=True, device_scale_factor=1) as page:
         send(page, QUERY)
         wait_for_cards(page, 1)
         # the page scrolls to the results once they are drawn, and keeps them in view while it settles
@@ -179,15 +173,12 @@ def test_phone_shows_the_first_card_after_a_query_and_big_controls(browser, ui_a
         for sel in ("#send", "#forget", "#end-session"):
             height = page.locator(sel).bounding_box()["height"]
             assert height >= 44, f"{sel} is {height} px tall"
-    finally:
-        context.close()
 
 
 # --- item 8: product detail and compare -------------------------------------------------------------
 
 def test_cards_open_a_detail_by_click_or_enter_and_compare_shows_numbers_and_photos(browser, ui_app):
-    context, page = _page(browser, ui_app[0])
-    try:
+    with _page(browser, ui_app[0]) as page:
         send(page, QUERY)
         wait_for_cards(page, 3)
         cards = page.locator(CARDS)
@@ -229,15 +220,12 @@ def test_cards_open_a_detail_by_click_or_enter_and_compare_shows_numbers_and_pho
         assert answer.startswith("More like"), answer
         wait_for_cards(page, 1)
         assert first not in card_ids(page)
-    finally:
-        context.close()
 
 
 # --- item 9: the chat's clear icon, kiosk mode ---------------------------------------------------------
 
 def test_the_chats_clear_icon_clears_results_chips_and_the_conversation(browser, ui_app):
-    context, page = _page(browser, ui_app[0])
-    try:
+    with _page(browser, ui_app[0]) as page:
         send(page, QUERY)
         wait_for_cards(page, 1)
         assert chips(page)
@@ -248,14 +236,11 @@ def test_the_chats_clear_icon_clears_results_chips_and_the_conversation(browser,
         if FASHION:
             assert "Watches" not in chips(page), (answer, chips(page))
         shot(page, "ui-chat-cleared.png")
-    finally:
-        context.close()
 
 
 def test_kiosk_hides_the_picker_confirms_end_resets_when_idle_and_stores_nothing(browser, kiosk_app):
     url, db = kiosk_app
-    context, page = _page(browser, url)
-    try:
+    with _page(browser, url) as page:
         assert not page.locator("#catalog-picker").is_visible()
         note = page.locator("#privacy-note").inner_text()
         assert "nothing is stored" in note and "12 seconds" in note, note
@@ -284,16 +269,13 @@ def test_kiosk_hides_the_picker_confirms_end_resets_when_idle_and_stores_nothing
                 rows = sum(con.execute(f"select count(*) from {t}").fetchone()[0] for t in tables
                            if not t.startswith("sqlite_"))
             assert rows == 0, f"the kiosk stored {rows} rows of history"
-    finally:
-        context.close()
 
 
 # --- item 11: accessibility ----------------------------------------------------------------------------
 
 def test_contrast_live_results_and_the_photo_stays_visible(browser, ui_app):
     url, _, photo = ui_app
-    context, page = _page(browser, url)
-    try:
+    with _page(browser, url) as page:
         button = page.locator("#send").evaluate(
             "el => { const s = getComputedStyle(el); return [s.color, s.backgroundColor, s.backgroundImage]; }")
         assert button[2] == "none", f"the Search button has a gradient: {button[2]}"
@@ -314,13 +296,10 @@ def test_contrast_live_results_and_the_photo_stays_visible(browser, ui_app):
         mine.wait_for(state="visible")
         assert mine.evaluate("el => el.naturalWidth > 0"), "the shopper's photo is not drawn"
         shot(page, "ui-photo-kept.png")
-    finally:
-        context.close()
 
 
 def test_compare_in_the_chat_fills_the_numbered_compare_table(browser, ui_app):
-    context, page = _page(browser, ui_app[0])
-    try:
+    with _page(browser, ui_app[0]) as page:
         send(page, QUERY)
         wait_for_cards(page, 3)
         ids = card_ids(page)
@@ -331,5 +310,3 @@ def test_compare_in_the_chat_fills_the_numbered_compare_table(browser, ui_app):
         assert table.locator("thead img").count() == 2
         assert ids[0] in table.inner_text() and ids[2] in table.inner_text()  # the item numbers
         shot(page, "ui-chat-compare.png")
-    finally:
-        context.close()

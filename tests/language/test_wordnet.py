@@ -39,3 +39,18 @@ def test_missing_wordnet_reads_queries_as_before_with_one_log_line(fashion, tmp_
         assert wordnet_for(str(tmp_path / "no-wordnet")) is None
     assert any("WordNet unavailable" in r.getMessage() for r in caplog.records)
     assert parse("bermudas for men", fashion.vocab, fashion.matcher, wordnet=None).categories == []
+
+
+def test_unreadable_wordnet_is_parsed_only_when_asked_and_then_reads_as_missing(fashion, tmp_path, caplog):
+    """The noun files are parsed on the first query that needs them, not when the engine loads; a
+    damaged file then logs one line and the query is read as without WordNet."""
+    (tmp_path / "index.noun").write_text("slacks n many\n", encoding="latin-1")  # a count that is not a number
+    (tmp_path / "data.noun").write_text("", encoding="latin-1")
+    wordnet = wordnet_for(str(tmp_path))
+    assert isinstance(wordnet, WordNet) and not wordnet.senses  # nothing parsed yet
+    with caplog.at_level(logging.WARNING, logger="assistant.language.wordnet"):
+        parsed = parse("bermudas for men", fashion.vocab, fashion.matcher, wordnet=wordnet)
+        assert wordnet.type_word("chronograph", lambda phrase: True) is None
+    assert parsed.categories == []
+    assert [r.getMessage() for r in caplog.records if "could not be read" in r.getMessage()] and \
+        sum("could not be read" in r.getMessage() for r in caplog.records) == 1
