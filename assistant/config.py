@@ -61,6 +61,7 @@ class Settings(BaseModel):
     rrf_k: int = Field(60, ge=1)
     max_message_chars: int = Field(2000, ge=1)
     index_watch_seconds: float = Field(2.0, ge=0, description="a loaded catalog checks at most this often whether its index on disk has a new version (assistant sync) and reloads it in the background; 0 = never")
+    warm_build_max_bytes: int = Field(2_000_000, ge=0, description="warm start builds a catalog that has no index yet only when its file is at most this big (demo, 130 kB: ~12 s); a bigger one waits for the first shopper who picks it")
     num_threads: int = Field(2, ge=1)
     # voice queries (docs/voice.md): Whisper backend + model, and limits on recordings
     speech_backend: Literal["faster-whisper", "openai-whisper"] = Field("faster-whisper", description="faster-whisper | openai-whisper")

@@ -137,7 +137,7 @@ class Assistant:
                 _warm_speech, self.settings, vocabs).result)
         for name in names[1:]:
             if name not in self._engines and read_manifest(name, self.settings) is None \
-                    and not _small_source(self.settings.catalogs.get(name)):
+                    and not _small_source(self.settings.catalogs.get(name), self.settings.warm_build_max_bytes):
                 continue  # a big catalog never built: its build (minutes) waits for a shopper who picks it
             self._warm_catalog(name)
             if voice and name in self._engines:
@@ -362,19 +362,10 @@ class Assistant:
         vocab = engine.vocab if self.settings.speech_prompt != "none" else None
         heard = background_worker(self.settings.speech_nice).submit(
             transcribe, audio, self.settings, language=language, task=task, vocab=vocab,
-            english=lambda word: is_english(word, engine)).result()
+            english=engine.is_english).result()
         s = self.settings
         return read(heard, engine, nbest_weight=s.speech_nbest_weight, search_at=s.speech_search_at,
-                    ask_at=s.speech_ask_at, phonetic=s.speech_phonetic, english=lambda w: is_english(w, engine))
-
-
-def is_english(word: str, engine) -> bool:
-    """An everyday word for the speech prompt: one the catalog's titles use, or one no foreign
-    dictionary knows ("zapatos", "montre" are left out of an English prompt)."""
-    if all(w in engine.vocab.known_words for w in word.split()):
-        return True
-    reader = engine.reader
-    return reader is None or not any(reader.knows(word, lang) for lang in ("es", "fr", "de", "it", "pt"))
+                    ask_at=s.speech_ask_at, phonetic=s.speech_phonetic, english=engine.is_english)
 
 
 def _recommender(assistant: Assistant, name: str) -> None:
@@ -383,14 +374,11 @@ def _recommender(assistant: Assistant, name: str) -> None:
     get_recommender(assistant, name)
 
 
-WARM_BUILD_MAX_BYTES = 2_000_000  # a catalog file this small embeds in seconds (demo: 130 kB, ~12 s)
-
-
-def _small_source(source) -> bool:
+def _small_source(source, max_bytes: int) -> bool:
     """A catalog cheap enough to build in the warm-up when it has no index yet."""
     try:
         path = Path(source.path)
-        return path.is_file() and path.stat().st_size <= WARM_BUILD_MAX_BYTES
+        return path.is_file() and path.stat().st_size <= max_bytes
     except (AttributeError, OSError, TypeError):
         return False
 

@@ -406,6 +406,10 @@ class Reader:
         best = max(foreign, key=lambda lang: score[lang])
         return best if score[best] > score["en"] and score[best] > 0 else None
 
+    def is_foreign(self, word: str) -> bool:
+        """Whether a dictionary of one of the European languages read here knows `word`."""
+        return any(self.knows(word, lang) for lang in _FREEDICT)
+
     def knows(self, word: str, lang: str) -> bool:
         dictionary = self._load("freedict", lang)
         if dictionary is not None and any(f in dictionary for f in _forms(word, lang)):

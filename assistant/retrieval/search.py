@@ -65,6 +65,13 @@ class SearchEngine:
             cache[text] = self.encoder.encode_queries([text])[0]
         return cache[text]
 
+    def is_english(self, word: str) -> bool:
+        """A word fit for an English speech prompt: one the catalog's titles use, or one no foreign
+        dictionary knows ("zapatos", "montre" are left out of it)."""
+        if all(w in self.vocab.known_words for w in word.split()):
+            return True
+        return self.reader is None or not self.reader.is_foreign(word)
+
     def parse(self, text: str) -> ParsedQuery:
         """Understand a message with this catalog's vocabulary and product types."""
         return parse(text, self.vocab, self.matcher, reader=self.reader, wordnet=self.wordnet)

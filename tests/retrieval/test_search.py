@@ -215,3 +215,18 @@ def test_fashion_everyday_words_and_typos(assistant, fashion):
         results = assistant.search(query, catalog="fashion", k=10).results
         assert len(results) == 10, query
         assert all(r.product.leaf_category in types and r.product.gender in genders for r in results), query
+
+
+def test_warm_start_builds_a_catalog_without_an_index_only_when_its_file_is_small(settings, demo, tmp_path):
+    """A store's other catalog that has no index yet is built by the warm-up when its file is at
+    most `warm_build_max_bytes`; a bigger one is left for the first shopper who picks it."""
+    shop = tmp_path / "corner-shop.csv"
+    shop.write_text("id,title,price\n1,Blue linen shirt,25\n2,Grey wool scarf,19.5\n3,Red canvas tote bag,12\n")
+    for limit, built in ((shop.stat().st_size - 1, False), (shop.stat().st_size, True)):
+        s = settings.model_copy(update={"index_dir": tmp_path / f"indexes-{limit}", "warm_build_max_bytes": limit},
+                                deep=True)
+        shutil.copytree(settings.index_dir / "demo", s.index_dir / "demo")  # the first catalog, already built
+        name = s.register_path(str(shop))
+        warmed = Assistant(s, progress=False).warm_up("demo", photos=False, voice=False)
+        assert (f"{name}: index" in warmed) is built, warmed
+        assert (s.index_dir / name / "manifest.json").is_file() is built
