@@ -226,7 +226,6 @@ def hear(assistant, clip: Path, catalog: str, language: str | None = None, task:
         return assistant.transcribe(clip, language=language, task=task, catalog=catalog)
     from dataclasses import asdict
 
-    from assistant.core import is_english
     from assistant.speech.reading import read
     from assistant.speech.transcribe import AudioError, Transcript, transcribe
 
@@ -238,14 +237,14 @@ def hear(assistant, clip: Path, catalog: str, language: str | None = None, task:
         try:
             raw[key] = asdict(transcribe(clip, s, language=language, task=task,
                                          vocab=engine.vocab if s.speech_prompt != "none" else None,
-                                         english=lambda w: is_english(w, engine)))
+                                         english=engine.is_english))
         except AudioError as exc:
             raw[key] = {"error": str(exc)}
     if "error" in raw[key]:
         raise AudioError(raw[key]["error"])
     return read(Transcript(**{**raw[key], "hypotheses": [list(h) for h in raw[key]["hypotheses"]]}), engine,
                 nbest_weight=s.speech_nbest_weight, search_at=s.speech_search_at, ask_at=s.speech_ask_at,
-                phonetic=s.speech_phonetic, english=lambda w: is_english(w, engine))
+                phonetic=s.speech_phonetic, english=engine.is_english)
 
 
 def run_spoken(assistant, queries: list[SpokenQuery], voices: list[str], catalog: str = "fashion",
