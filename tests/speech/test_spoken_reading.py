@@ -105,3 +105,22 @@ def test_the_cli_honours_the_same_decision_as_the_chat(index_dir, demo, tmp_path
         assert again.returncode == 2 and errors[-1].startswith("error: Sorry, I didn't catch that"), again.stderr
         assert "know what to do" in errors[-1] and "Traceback" not in again.stderr
         assert "matches in" not in again.stdout and '"results"' not in again.stdout
+
+
+@needs_espeak
+def test_spoken_eval_reuse_reads_kept_whisper_output_as_the_app_does(assistant, demo, tmp_path):
+    """`assistant eval --spoken --reuse`: the first pass keeps Whisper's output; a later pass (from
+    the JSON file) only reads it again, and reads it as the app's own `transcribe` does."""
+    import json
+
+    from evaluation.spoken_eval import hear
+
+    clip = speak("coffee table", tmp_path / "table.wav")
+    raw: dict = {}
+    first = hear(assistant, clip, "demo", raw=raw)
+    assert len(raw) == 1
+    kept = json.loads(json.dumps(raw))  # as it is written between runs
+    again = hear(assistant, clip, "demo", raw=kept)
+    assert kept == json.loads(json.dumps(raw))  # nothing transcribed again
+    app = assistant.transcribe(clip, catalog="demo")
+    assert first.text == again.text == app.text and again.decision == app.decision == "search"
