@@ -160,6 +160,8 @@ class Assistant:
                         else "gift", catalog=name)
         if engine.reader is not None:
             self._warm_step(f"{name}: foreign words", engine.reader.warm)
+        if engine.wordnet is not None:
+            self._warm_step(f"{name}: WordNet", engine.wordnet.load)
         self._warm_step(f"{name}: recommender", _recommender, self, name)
         self._warm_step(f"{name}: what it carries", self.scope_reference, name)
         log.warning("warm start: catalog %s ready", name)

@@ -6,9 +6,10 @@ noun is a kind of ("slacks" -> trousers) and which compound nouns start with it 
 "tennis shoe"), so the catalog's own type words can be reached without a word list. It is asked
 only for a word the catalog's vocabulary does not know, in a query that named no type.
 
-The noun files (`index.noun`, `data.noun`, `noun.exc`) are parsed once, when the first query asks
-(about a second; most queries never do); when they are missing or unreadable one log line says so
-and queries are read as before.
+The noun files (`index.noun`, `data.noun`, `noun.exc`) are parsed once (about a second): by the
+served app's warm-up, or by the first query that asks (a one-off CLI search whose query names a
+type never pays for it); when they are missing or unreadable one log line says so and queries are
+read as before.
 """
 
 from __future__ import annotations
@@ -38,8 +39,9 @@ class WordNet:
         self._loaded = False
         self._lock = threading.Lock()
 
-    def _load(self) -> None:
-        """Parse the noun files on first use (one thread parses; the others wait for it)."""
+    def load(self) -> None:
+        """Parse the noun files, once (one thread parses; the others wait for it). Called by the first
+        query that asks, or ahead of it by the served app's warm-up."""
         if self._loaded:
             return
         with self._lock:
@@ -91,7 +93,7 @@ class WordNet:
 
     def lemma(self, word: str) -> str | None:
         """The dictionary form of a noun ("slacks" stays, "brogues" -> "brogue")."""
-        self._load()
+        self.load()
         if word in self.senses:
             return word
         if word in self.exceptions:

@@ -219,7 +219,8 @@ def test_fashion_everyday_words_and_typos(assistant, fashion):
 
 def test_warm_start_builds_a_catalog_without_an_index_only_when_its_file_is_small(settings, demo, tmp_path):
     """A store's other catalog that has no index yet is built by the warm-up when its file is at
-    most `warm_build_max_bytes`; a bigger one is left for the first shopper who picks it."""
+    most `warm_build_max_bytes`; a bigger one is left for the first shopper who picks it. WordNet is
+    parsed in the warm-up too, not by the first shopper whose query needs it."""
     shop = tmp_path / "corner-shop.csv"
     shop.write_text("id,title,price\n1,Blue linen shirt,25\n2,Grey wool scarf,19.5\n3,Red canvas tote bag,12\n")
     for limit, built in ((shop.stat().st_size - 1, False), (shop.stat().st_size, True)):
@@ -230,3 +231,4 @@ def test_warm_start_builds_a_catalog_without_an_index_only_when_its_file_is_smal
         warmed = Assistant(s, progress=False).warm_up("demo", photos=False, voice=False)
         assert (f"{name}: index" in warmed) is built, warmed
         assert (s.index_dir / name / "manifest.json").is_file() is built
+        assert isinstance(warmed["demo: WordNet"], float), warmed  # parsed before any shopper asks
