@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import unicodedata
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal, get_args, get_origin
@@ -21,9 +22,10 @@ CATALOG_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
 def catalog_name_for(path: Path) -> str:
-    """A safe catalog name from a file's stem (or a WANDS folder's name): odd characters become
-    "-", and an empty result becomes "custom"."""
+    """A safe catalog name from a file's stem (or a WANDS folder's name): accents are dropped
+    ("été" -> "ete"), other odd characters become "-", and an empty result becomes "custom"."""
     stem = path.parent.name if path.name == "product.csv" else path.stem
+    stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode("ascii")
     return re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-_")[:48] or "custom"
 
 

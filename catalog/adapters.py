@@ -165,12 +165,21 @@ def load_wands(path: str | Path) -> LoadReport:
 
 # ---------------------------------------------------------------- plain CSV / JSONL export
 LIST_FIELDS = {"category", "colors"}
-FIELD_ALIASES = {
-    "sku": "id", "product_id": "id", "name": "title", "product_name": "title",
+FIELD_ALIASES = {  # headers are compared after _field_name: "Product Name" -> product_name
+    "sku": "id", "product_id": "id", "item_id": "id", "variant_sku": "id",
+    "name": "title", "product_name": "title", "product_title": "title", "item_name": "title",
     "color": "colors", "colour": "colors", "colours": "colors", "categories": "category",
-    "image_url": "image", "image_path": "image", "usage": "occasion",
+    "product_type": "category", "image_url": "image", "image_path": "image", "image_link": "image",
+    "usage": "occasion", "vendor": "brand", "manufacturer": "brand",
 }
 KNOWN_FIELDS = set(Product.model_fields)
+
+
+def _field_name(header: str) -> str:
+    """A column header as a schema field: case, spaces, dots and hyphens do not matter
+    ("Product Name", "product-name" and "PRODUCT_NAME" are all the title)."""
+    name = re.sub(r"[\s.\-]+", "_", header.strip().lower()).strip("_")
+    return FIELD_ALIASES.get(name, name)
 
 
 def _normalise_record(record: dict[str, Any], base: Path) -> dict[str, Any]:
@@ -179,7 +188,7 @@ def _normalise_record(record: dict[str, Any], base: Path) -> dict[str, Any]:
     for key, value in record.items():
         if key is None:
             raise ValueError("more fields than the header")
-        name = FIELD_ALIASES.get(key.strip().lower(), key.strip().lower())
+        name = _field_name(key)
         if value is None or value == "":
             continue
         if name in LIST_FIELDS and isinstance(value, str):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import stat
 from contextlib import contextmanager
 from pathlib import Path
@@ -120,9 +121,16 @@ def numbered_lines(fh: TextIO, name: str) -> Iterator[tuple[int, str]]:
         yield lines.number, text
 
 
+# what store exports separate columns with: comma; tab (TSV, Merchant .txt feeds); semicolon
+# (spreadsheets saved where the decimal mark is a comma: "Prix;12,50"); pipe
+DELIMITERS = (",", "\t", ";", "|")
+_QUOTED = re.compile(r'"[^"]*"')
+
+
 def sniff_delimiter(header_line: str) -> str:
-    """Tab when the header has more tabs than commas (TSV, Merchant .txt feeds), else comma."""
-    return "\t" if header_line.count("\t") > header_line.count(",") else ","
+    """The delimiter the header line uses most outside quoted names; a tie goes to the comma."""
+    bare = _QUOTED.sub("", header_line)
+    return max(DELIMITERS, key=bare.count)
 
 
 class CsvRows:

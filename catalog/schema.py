@@ -58,6 +58,13 @@ class Product(BaseModel):
     def leaf_category(self) -> str:
         return self.category[-1] if self.category else ""
 
+    def price_text(self) -> str | None:
+        """The price as a shopper reads it, in the catalog's currency ("$49.90", "EUR 1,299.00");
+        None when the catalog lists no price."""
+        if self.price is None:
+            return None
+        return f"{self.currency + ' ' if self.currency and self.currency != 'USD' else '$'}{self.price:,.2f}"
+
     def search_text(self) -> str:
         """The text that keyword and dense indexes see: title first, then labels, then prose."""
         parts = [self.title, " ".join(self.category), self.brand, " ".join(self.colors),

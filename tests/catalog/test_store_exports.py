@@ -41,3 +41,27 @@ def test_store_formats_search_end_to_end(tmp_path, fixture, query, top, price, r
     first = json.loads(proc.stdout)["results"][0]
     assert (first["id"], first["price"]) == (top, price)
     assert reported in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_spreadsheet_saved_in_a_comma_decimal_locale_searches(tmp_path):
+    """Excel in France, Germany, Spain... saves "CSV" with semicolons, because the comma is the
+    decimal mark; headers are written as people name them ("Product Name"), the file name may
+    carry accents. The catalog reads, keeps its currency, and reports the rows it skips."""
+    export = tmp_path / "ma boutique (été).csv"
+    export.write_bytes("\ufeffSKU;Product Name;Price;Colour;Vendor\r\n"
+                       "A1;Chaise longue en velours;€1.299,00;green;Maison Lumière\r\n"
+                       'A2;"Lampe de chevet ""Luna""; laiton";49,90 €;white;Atelier Nord\r\n'
+                       "A2;Duplicate id lamp;12;red;Atelier Nord\r\n"
+                       "A3;Tapis berbère;abc;beige;Maison Lumière\r\n".encode("utf-8"))
+    proc = run_cli("search", "brass bedside lamp", "--catalog", str(export), "--json", index_dir=tmp_path / "idx")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["catalog"] == "ma-boutique-ete"
+    products = {r["id"]: r for r in out["results"]}
+    assert set(products) == {"A1", "A2"}, products
+    assert products["A2"]["title"] == 'Lampe de chevet "Luna"; laiton'
+    assert products["A1"]["price"] == 1299.0 and products["A1"]["currency"] == "EUR"
+    assert products["A2"]["brand"] == "Atelier Nord" and products["A2"]["colors"] == ["white"]
+    assert "line 4: duplicate id 'A2'" in proc.stderr and "line 5: price: not a price" in proc.stderr
+    text = run_cli("search", "velvet chaise", "--catalog", str(export), index_dir=tmp_path / "idx")
+    assert "(EUR 1,299.00)" in text.stdout and "$" not in text.stdout, text.stdout

@@ -198,9 +198,15 @@ def _cmd_search(args, settings) -> int:
     chips = response.filters.describe()
     print(f"{response.total} matches in {elapsed * 1000:.0f} ms" + (f"  [{', '.join(chips)}]" if chips else ""))
     for r in response.results:
-        price = f"${r.product.price:,.2f}" if r.product.price is not None else "price n/a"
-        print(f"{r.rank:>2}. {r.product.title}  ({r.product.leaf_category}, {price})\n    {r.why}")
+        print(result_lines(r))
     return 0
+
+
+def result_lines(r) -> str:
+    """One ranked product as the CLI prints it: rank, title, (type, price) and why it is there."""
+    p = r.product
+    about = ", ".join(x for x in (p.leaf_category, p.price_text() or "price n/a") if x)
+    return f"{r.rank:>2}. {p.title}  ({about})\n    {r.why}"
 
 
 def _unsure(heard, as_json: bool) -> None:

@@ -40,8 +40,8 @@ def cmd_search_image(assistant, args, catalog: str, filters) -> int:
     print(f"{response.total} matches in {elapsed * 1000:.0f} ms, preferring: "
           f"{', '.join(response.preferences.describe()) or 'nothing'}")
     for r in response.results:
-        print(f"{r.rank:>2}. {r.product.title}  ({r.product.leaf_category}, "
-              f"{', '.join(r.product.colors) or 'colour n/a'})\n    {r.why}")
+        about = ", ".join(x for x in (r.product.leaf_category, ", ".join(r.product.colors) or "colour n/a") if x)
+        print(f"{r.rank:>2}. {r.product.title}  ({about})\n    {r.why}")
     return 0
 
 

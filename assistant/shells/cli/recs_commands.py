@@ -31,9 +31,10 @@ def cmd_recommend(args, settings) -> int:
                           "history_events": rec.store.count(user) if rec.store else 0,
                           "results": [r.to_dict() for r in results]}, indent=2, ensure_ascii=False))
         return 0
+    from assistant.shells.cli.main import result_lines
+
     for r in results:
-        price = f"${r.product.price:,.2f}" if r.product.price is not None else "price n/a"
-        print(f"{r.rank:>2}. {r.product.title}  ({r.product.leaf_category}, {price})\n    {r.why}")
+        print(result_lines(r))
     return 0
 
 

@@ -28,15 +28,9 @@ def image_url(path: str) -> str:
     return e(PRODUCT_IMAGES.photo_url(path) or PLACEHOLDER)
 
 
-def price_text(p: Product) -> str | None:
-    if p.price is None:
-        return None
-    return f"{p.currency + ' ' if p.currency and p.currency != 'USD' else '$'}{p.price:,.2f}"
-
-
 def _facts(p: Product) -> list[tuple[str, str]]:
     """Every attribute of a product as (label, value), the record's fields first."""
-    facts = [("Price", price_text(p) or ""), ("Brand", p.brand), ("Colour", ", ".join(p.colors)),
+    facts = [("Price", p.price_text() or ""), ("Brand", p.brand), ("Colour", ", ".join(p.colors)),
              ("Material", p.material), ("For", p.gender), ("Occasion", p.occasion),
              ("Category", " › ".join(p.category)),
              ("Rating", f"{p.rating:g} out of 5" + (f" ({p.rating_count} ratings)" if p.rating_count else "")
@@ -55,7 +49,7 @@ def distinguishers(products: list[Product]) -> dict[str, str]:
     notes: dict[str, str] = {}
     for group in (g for g in groups.values() if len(g) > 1):
         for label, value in [("", lambda p: ", ".join(p.colors)), ("", lambda p: p.brand),
-                             ("", lambda p: price_text(p) or ""), ("For ", lambda p: p.gender),
+                             ("", lambda p: p.price_text() or ""), ("For ", lambda p: p.gender),
                              ("", lambda p: p.occasion), ("", lambda p: p.material)]:
             values = [value(p) for p in group]
             if all(values) and len(set(values)) == len(values):
@@ -85,7 +79,7 @@ def render_cards(response: SearchResponse | None, photo: str | None = None, summ
     cards = []
     for r in response.results:
         p = r.product
-        price = f"<span class='price'>{e(price_text(p))}</span> · " if p.price is not None else ""
+        price = f"<span class='price'>{e(p.price_text())}</span> · " if p.price is not None else ""
         note = f" <span class='tell-apart'>({e(notes[p.id])})</span>" if p.id in notes else ""
         title = f"{p.title} ({notes[p.id]})" if p.id in notes else p.title
         cards.append(
@@ -111,7 +105,7 @@ def render_detail(p: Product | None, note: str = "", in_compare: bool = False) -
     if p is None:
         return ""
     rows = "".join(f"<tr><th scope='row'>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in _facts(p))
-    price = (f"<p class='detail-price'>{e(price_text(p))}</p>" if p.price is not None
+    price = (f"<p class='detail-price'>{e(p.price_text())}</p>" if p.price is not None
              else "<p class='detail-price none'>This catalog lists no price for it.</p>")
     desc = f"<p class='detail-desc'>{e(p.description)}</p>" if p.description else ""
     title = e(p.title) + (f" <span class='tell-apart'>({e(note)})</span>" if note else "")
