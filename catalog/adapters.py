@@ -189,6 +189,8 @@ def _normalise_record(record: dict[str, Any], base: Path) -> dict[str, Any]:
         if key is None:
             raise ValueError("more fields than the header")
         name = _field_name(key)
+        if name not in KNOWN_FIELDS:
+            name = key.strip().lower()  # an attribute keeps its header's words: "assembly required"
         if value is None or value == "":
             continue
         if name in LIST_FIELDS and isinstance(value, str):

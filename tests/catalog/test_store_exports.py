@@ -65,3 +65,15 @@ def test_a_spreadsheet_saved_in_a_comma_decimal_locale_searches(tmp_path):
     assert "line 4: duplicate id 'A2'" in proc.stderr and "line 5: price: not a price" in proc.stderr
     text = run_cli("search", "velvet chaise", "--catalog", str(export), index_dir=tmp_path / "idx")
     assert "(EUR 1,299.00)" in text.stdout and "$" not in text.stdout, text.stdout
+
+
+def test_headers_name_fields_whatever_their_case_spacing_or_delimiter(tmp_path):
+    """"Item ID", "PRODUCT-NAME", "Product Type" are id, title and category; a column the schema
+    does not know keeps its header's words as the attribute's name (the detail shows it)."""
+    from catalog.adapters import load_table
+
+    export = tmp_path / "shop.csv"
+    export.write_text('Item ID|PRODUCT-NAME|Product Type|"Assembly Required"\n7|Oak desk, two drawers|Desks|yes\n')
+    [product] = load_table(export).products
+    assert (product.id, product.title, product.category) == ("7", "Oak desk, two drawers", ["Desks"])
+    assert product.attributes == {"assembly required": "yes"}
