@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterable
 
 from pydantic import ValidationError
 
+from assistant.errors import CatalogError
 from catalog.prices import parse_number, parse_price
 from catalog.reading import CsvRows, numbered_lines, open_text
 from catalog.schema import LoadReport, Product, RowError
@@ -240,9 +241,24 @@ def load_table(path: str | Path) -> LoadReport:
         return report
     delimiter = "\t" if path.suffix.lower() == ".tsv" else None  # else sniffed from the header
     with open_text(path) as fh:
-        for line, record in CsvRows(fh, path.name, report, delimiter):
+        rows = CsvRows(fh, path.name, report, delimiter)
+        _require_columns(rows.fieldnames, path.name)
+        for line, record in rows:
             _add(report, line, lambda r=record: Product(**_normalise_record(r, base)), seen)
     return report
+
+
+def _require_columns(headers: list[str], name: str) -> None:
+    """One message for a header without an id or a title column, instead of one per row."""
+    fields = {_field_name(h) for h in headers}
+    missing = [f for f in ("id", "title") if f not in fields]
+    if headers and missing:  # no header at all: an empty file, reported as such
+        names = "; ".join(f"{f}: " + ", ".join([f] + [a for a, to in FIELD_ALIASES.items() if to == f])
+                          for f in missing)
+        raise CatalogError(f"{name} has no {' and no '.join(missing)} column (its header: "
+                           f"{', '.join(h for h in headers if h)[:200]}). Name a column after one of "
+                           f"these ({names}); every product needs an id that stays the same between "
+                           "exports (a SKU), so updates can be applied with `assistant sync`.")
 
 
 def load_source(kind: str, path: str | Path) -> LoadReport:

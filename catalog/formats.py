@@ -14,6 +14,10 @@ from catalog.shopify import is_shopify_header
 SNIFF_CHARS = 1 << 16
 
 
+# the first bytes of a workbook: xlsx / ods / numbers are zip files, an old .xls an OLE file
+WORKBOOK_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")
+
+
 def detect_kind(path: str | Path) -> str:
     """fashion | wands (folders) or wands | shopify | merchant | table (files). Refuses what
     cannot be a catalog (a device, a FIFO, a file over the size bound, XML that is not a feed)."""
@@ -22,6 +26,10 @@ def detect_kind(path: str | Path) -> str:
         return "fashion" if (path / "styles.csv").exists() else "wands"
     try:
         with open_text(path) as fh:
+            if fh.buffer.peek(4)[:4] in WORKBOOK_MAGIC:
+                raise CatalogError(f"{path.name} is a spreadsheet workbook, not a text export: save it as "
+                                   "\"CSV UTF-8\" (Excel: File > Save As; LibreOffice: Save a Copy > Text CSV) "
+                                   "and use that file")
             head = fh.read(SNIFF_CHARS)
     except UnicodeDecodeError:
         raise CatalogError(f"{path.name} is not UTF-8 text; export the catalog as UTF-8 CSV, "

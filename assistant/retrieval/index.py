@@ -292,9 +292,9 @@ def load_report(name: str, source: CatalogSource) -> LoadReport:
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError, ValueError) as exc:
         raise CatalogError(f"cannot read catalog {name!r}: {exc}") from exc
     if not report.products:
-        raise CatalogError(f"catalog {name!r} has no usable products in {source.path} "
-                           f"({len(report.errors)} bad rows"
-                           + (f", first: {report.errors[0]}" if report.errors else "") + ")")
+        why = (f"{len(report.errors)} bad rows, first: {report.errors[0]}" if report.errors
+               else "no product rows: the file is empty or has only a header")
+        raise CatalogError(f"catalog {name!r} has no usable products in {source.path} ({why})")
     return report
 
 

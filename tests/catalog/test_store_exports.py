@@ -77,3 +77,19 @@ def test_headers_name_fields_whatever_their_case_spacing_or_delimiter(tmp_path):
     [product] = load_table(export).products
     assert (product.id, product.title, product.category) == ("7", "Oak desk, two drawers", ["Desks"])
     assert product.attributes == {"assembly required": "yes"}
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("empty.csv", b"", "no product rows: the file is empty or has only a header"),
+    ("header only.csv", b"sku;title;price\r\n", "no product rows: the file is empty or has only a header"),
+    ("titles.csv", b"title,price\nRed mug,5\nBlue mug,6\n", "has no id column (its header: title, price)"),
+    ("stock.xlsx", b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00\xff\xfe", "is a spreadsheet workbook"),
+    ("stock.csv", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\x00\x00", "save it as \"CSV UTF-8\""),  # an old .xls renamed
+])
+def test_an_export_that_cannot_be_a_catalog_says_what_to_do_in_one_line(tmp_path, name, content, message):
+    export = tmp_path / name
+    export.write_bytes(content)
+    proc = run_cli("search", "red mug", "--catalog", str(export), index_dir=tmp_path / "idx")
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert proc.returncode == 2 and len(errors) == 1 and message in errors[0], proc.stderr[-800:]
+    assert "Traceback" not in proc.stderr and not list((tmp_path / "idx").glob("*/manifest.json"))
