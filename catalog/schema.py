@@ -13,6 +13,13 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, Field, field_validator
 
 
+def money(amount: float, currency: str = "", cents: bool = False) -> str:
+    """An amount in a currency as the pages write it: "$40" for US dollars or a catalog that names
+    none, else the ISO code ("EUR 40"); `cents` gives "$1,299.00"."""
+    number = f"{amount:,.2f}" if cents else f"{amount:g}"
+    return f"${number}" if not currency or currency == "USD" else f"{currency} {number}"
+
+
 class Product(BaseModel):
     """A sellable item, whatever catalog it came from."""
 
@@ -61,9 +68,7 @@ class Product(BaseModel):
     def price_text(self) -> str | None:
         """The price as a shopper reads it, in the catalog's currency ("$49.90", "EUR 1,299.00");
         None when the catalog lists no price."""
-        if self.price is None:
-            return None
-        return f"{self.currency + ' ' if self.currency and self.currency != 'USD' else '$'}{self.price:,.2f}"
+        return None if self.price is None else money(self.price, self.currency, cents=True)
 
     def search_text(self) -> str:
         """The text that keyword and dense indexes see: title first, then labels, then prose."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from catalog.schema import Product
+from catalog.schema import Product, money
 
 from assistant.language.text import stem, words
 
@@ -53,7 +53,7 @@ def referenced_positions(text: str) -> list[int]:
 
 def _field_value(p: Product, key: str) -> str | None:
     if key == "price":
-        return f"{p.currency + ' ' if p.currency else '$'}{p.price:g}" if p.price is not None else None
+        return money(p.price, p.currency) if p.price is not None else None
     if key == "rating":
         if p.rating is None:
             return None

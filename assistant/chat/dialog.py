@@ -166,7 +166,7 @@ class Conversation:
         if self.last is None:
             raise ShopperError("There is no search to change yet.")
         f = self.filters
-        if chip.startswith(("under $", "over $", "$")):
+        if chip == self.last.filters.price_chip():
             f.price_min = f.price_max = None
         elif chip.startswith("not "):
             f.exclude = [e for e in f.exclude if e != chip[4:]]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
 
-from catalog.schema import Product
+from catalog.schema import Product, money
 
 
 @dataclass(frozen=True)
@@ -99,19 +99,24 @@ class Filters(Constraints):
     """Hard constraints on results (or, as `preferences`, soft ones). Values are the catalog's own
     facet values."""
 
+    currency: str = ""  # the catalog's, for the price chip; set by the ranking policy
+
     @classmethod
     def from_parsed(cls, parsed: Constraints) -> "Filters":
         return cls(**{name: _copy(getattr(parsed, name)) for name in CONSTRAINT_FIELDS})
 
+    def price_chip(self) -> str | None:
+        """The price bounds as one chip label ("under $50", "EUR 20–EUR 40"), or None."""
+        low, high = self.price_min, self.price_max
+        if low is not None and high is not None:
+            return f"{money(low, self.currency)}–{money(high, self.currency)}"
+        if high is not None:
+            return f"under {money(high, self.currency)}"
+        return None if low is None else f"over {money(low, self.currency)}"
+
     def describe(self) -> list[str]:
         """Short chip labels, e.g. ["under $50", "Black", "not leather"]."""
-        chips: list[str] = []
-        if self.price_min is not None and self.price_max is not None:
-            chips.append(f"${self.price_min:g}–${self.price_max:g}")
-        elif self.price_max is not None:
-            chips.append(f"under ${self.price_max:g}")
-        elif self.price_min is not None:
-            chips.append(f"over ${self.price_min:g}")
+        chips: list[str] = [self.price_chip()] if self.price_chip() else []
         for f in FILTER_FIELDS:
             chips += getattr(self, f)
         chips += [f"not {e}" for e in self.exclude]
@@ -139,7 +144,7 @@ def satisfied(p: Product, filters: Filters) -> list[str]:
         wanted = accepted(facet, getattr(filters, facet.field))
         out += [v for v in product_values(p, facet) if v in wanted]
     if p.price is not None and (filters.price_min is not None or filters.price_max is not None):
-        out.append(f"${p.price:g}")
+        out.append(money(p.price, p.currency))
     out += [f"not {e}" for e in filters.exclude]
     return list(dict.fromkeys(out))
 

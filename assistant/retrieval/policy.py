@@ -132,6 +132,8 @@ class RankingPolicy:
         n = len(products)
         self.prices = np.array([np.nan if p.price is None else p.price for p in products])
         self.ratings = np.array([0.0 if p.rating is None else p.rating for p in products])
+        priced = Counter(p.currency for p in products if p.price is not None).most_common(1)
+        self.currency = priced[0][0] if priced else ""  # the catalog's, for price chips ("under EUR 50")
         self.postings: dict[str, dict[str, np.ndarray]] = {}
         for facet in FACETS:
             lists: dict[str, list[int]] = {}
@@ -247,7 +249,7 @@ class RankingPolicy:
             top = results[0].product
             relaxed += [facet.field for facet in FACETS if (wanted := getattr(plan.preferences, facet.field))
                         and not meets(top, facet, wanted)]
-        return SearchResponse(parsed, plan.hard, results, total=len(order),
+        return SearchResponse(parsed, replace(plan.hard, currency=self.currency), results, total=len(order),
                               facets=self.facet_counts(order), relaxed=relaxed, mode=mode,
                               preferences=plan.preferences, exact_total=exact_total,
                               recognised=dict(recognised or {}))

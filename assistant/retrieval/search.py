@@ -4,6 +4,8 @@ their signals for explanations and eval."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from assistant.errors import UnknownProduct
@@ -170,7 +172,7 @@ class SearchEngine:
     def similar(self, product_id: str, k: int = 10, filters: Filters | None = None) -> SearchResponse:
         """More like one product: its embedding's nearest neighbours that meet the filters."""
         doc = self.position(product_id)
-        hard = filters or Filters()
+        hard = replace(filters or Filters(), currency=self.policy.currency)
         mask = self.policy.mask(hard)
         mask[doc] = False
         vector = np.array(self.index.vectors[doc], dtype=np.float32)

@@ -63,8 +63,10 @@ def test_a_spreadsheet_saved_in_a_comma_decimal_locale_searches(tmp_path):
     assert products["A1"]["price"] == 1299.0 and products["A1"]["currency"] == "EUR"
     assert products["A2"]["brand"] == "Atelier Nord" and products["A2"]["colors"] == ["white"]
     assert "line 4: duplicate id 'A2'" in proc.stderr and "line 5: price: not a price" in proc.stderr
-    text = run_cli("search", "velvet chaise", "--catalog", str(export), index_dir=tmp_path / "idx")
-    assert "(EUR 1,299.00)" in text.stdout and "$" not in text.stdout, text.stdout
+    text = run_cli("search", "lamp under 100", "--catalog", str(export), index_dir=tmp_path / "idx")
+    # the price chip, the card line and the "why" all speak the catalog's currency
+    assert "1 match in" in text.stdout and "[under EUR 100]" in text.stdout, text.stdout
+    assert "(EUR 49.90)" in text.stdout and "is eur 49.9" in text.stdout.lower() and "$" not in text.stdout, text.stdout
 
 
 def test_headers_name_fields_whatever_their_case_spacing_or_delimiter(tmp_path):

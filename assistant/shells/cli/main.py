@@ -196,7 +196,7 @@ def _cmd_search(args, settings) -> int:
         }, indent=2, ensure_ascii=False))
         return 0
     chips = response.filters.describe()
-    print(f"{response.total} matches in {elapsed * 1000:.0f} ms" + (f"  [{', '.join(chips)}]" if chips else ""))
+    print(f"{response.total} match{'' if response.total == 1 else 'es'} in {elapsed * 1000:.0f} ms" + (f"  [{', '.join(chips)}]" if chips else ""))
     for r in response.results:
         print(result_lines(r))
     return 0

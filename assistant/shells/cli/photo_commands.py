@@ -37,7 +37,7 @@ def cmd_search_image(assistant, args, catalog: str, filters) -> int:
         return 0
     seen = ", ".join(f"{a} {vals[0][0]} ({vals[0][1]:.0%})" for a, vals in response.recognised.items())
     print(f"recognised: {seen}")
-    print(f"{response.total} matches in {elapsed * 1000:.0f} ms, preferring: "
+    print(f"{response.total} match{'' if response.total == 1 else 'es'} in {elapsed * 1000:.0f} ms, preferring: "
           f"{', '.join(response.preferences.describe()) or 'nothing'}")
     for r in response.results:
         about = ", ".join(x for x in (r.product.leaf_category, ", ".join(r.product.colors) or "colour n/a") if x)

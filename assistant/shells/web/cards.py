@@ -28,6 +28,12 @@ def image_url(path: str) -> str:
     return e(PRODUCT_IMAGES.photo_url(path) or PLACEHOLDER)
 
 
+def _meta(p: Product) -> str:
+    """The line under a card's title: price, type and brand, those the catalog has."""
+    price = f"<span class='price'>{e(p.price_text())}</span>" if p.price is not None else ""
+    return " · ".join(part for part in (price, e(p.leaf_category), e(p.brand)) if part)
+
+
 def _facts(p: Product) -> list[tuple[str, str]]:
     """Every attribute of a product as (label, value), the record's fields first."""
     facts = [("Price", p.price_text() or ""), ("Brand", p.brand), ("Colour", ", ".join(p.colors)),
@@ -79,7 +85,6 @@ def render_cards(response: SearchResponse | None, photo: str | None = None, summ
     cards = []
     for r in response.results:
         p = r.product
-        price = f"<span class='price'>{e(p.price_text())}</span> · " if p.price is not None else ""
         note = f" <span class='tell-apart'>({e(notes[p.id])})</span>" if p.id in notes else ""
         title = f"{p.title} ({notes[p.id]})" if p.id in notes else p.title
         cards.append(
@@ -87,8 +92,7 @@ def render_cards(response: SearchResponse | None, photo: str | None = None, summ
             f"aria-label='{r.rank}. {e(title)}: open details'>"
             f"<img src='{image_url(p.image)}' alt='{e(p.title)}' loading='lazy'/>"
             f"<div class='title'>{r.rank}. {e(p.title)}{note}</div>"
-            f"<div class='meta'>{price}{e(p.leaf_category)}"
-            f"{' · ' + e(p.brand) if p.brand else ''}</div>"
+            f"<div class='meta'>{_meta(p)}</div>"
             f"<div class='why'>{e(r.why)}</div></div>")
     if not summary:
         return "<div class='cards'>" + "".join(cards) + "</div>"
